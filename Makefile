@@ -1,0 +1,53 @@
+# Opsbench: `make run` (the workbench) and `make test` (the suite) are the two commands.
+# Both build their own virtualenv from nothing (Python 3.11 + pip + the package registries).
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export GX_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE := 1
+export DAGSTER_DISABLE_TELEMETRY := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run demo test test-fast lint typecheck check benchmark clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name opsbench --display-name "Opsbench" >/dev/null
+	@touch $@
+
+venv: $(STAMP) ## create or update the virtualenv (.venv) from constraints.txt
+
+run: $(STAMP) ## the live workbench (UI + daemon on the local model; arrives with the next issue)
+	$(BIN)/opsbench run
+
+demo: $(STAMP) ## headless run over samples/inbox on the scripted model; prints the summary
+	$(BIN)/opsbench demo --inbox samples/inbox --llm scripted --home .opsbench/demo
+
+test: $(STAMP) ## the whole suite, slow end-to-end tests included (what CI runs)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP) ## the suite without the slow end-to-end tests
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP) ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check ops_assets resources sensors
+
+typecheck: $(STAMP) ## mypy over the packages
+	$(BIN)/mypy
+
+check: lint typecheck ## everything a commit should pass besides the tests
+
+benchmark: $(STAMP) ## throughput benchmark (run on purpose, not in CI)
+	$(BIN)/python benchmarks/throughput.py
+
+clean: ## remove the virtualenv and the default home
+	rm -rf $(VENV) .opsbench

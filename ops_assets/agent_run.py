@@ -1,0 +1,136 @@
+"""What every batch agent asset shares: output rows with provenance, failure routing, metadata.
+
+Metadata carries ids, counts and reason codes only, never message text, so erasing a contact
+never has to touch Dagster's event log.
+"""
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+
+from resources.llm.client import CallResult
+from resources.llm.hashing import canonical_json, text_hash
+from resources.store import Store
+
+# Inputs that never reach an agent.
+NOT_FOR_AGENTS = ("quarantined", "duplicate")
+# Deferrals that a re-run of the batch may pick up again.
+RETRYABLE = ("model_unavailable", "budget_exhausted")
+
+
+def output_row(
+    *,
+    asset: str,
+    batch: str,
+    run_id: str,
+    prompt_version: str,
+    result: CallResult | None,
+    output: dict[str, Any] | None,
+    input_hash: str,
+    failure: str | None,
+) -> dict[str, Any]:
+    return {
+        "item_id": result.item_id if result else None,
+        "asset": asset,
+        "batch": batch,
+        "run_id": run_id,
+        "prompt_version": prompt_version,
+        "model": result.model if result else None,
+        "input_hash": input_hash,
+        "request_hash": result.request_hash if result else None,
+        "output": output,
+        "output_hash": text_hash(canonical_json(output)) if output is not None else None,
+        "valid": failure is None,
+        "failure": failure,
+        "tokens_in": result.tokens_in if result else 0,
+        "tokens_out": result.tokens_out if result else 0,
+        "cost_usd": result.cost_usd if result else 0.0,
+        "cached": result.cached if result else False,
+    }
+
+
+def messages_hash(messages: list[dict[str, str]]) -> str:
+    return text_hash(json.dumps(messages, sort_keys=True))
+
+
+def rest_after_failure(
+    store: Store, item_id: str, result: CallResult, *, actor: str, expect: Sequence[str]
+) -> None:
+    """A failed call never leaves an item in flight: defer what may succeed later, hand the
+    rest to the owner."""
+    assert result.error_code is not None
+    target = "deferred" if result.error_code in RETRYABLE else "awaiting_human"
+    store.transition(
+        item_id,
+        target,
+        actor=actor,
+        reason_code=result.error_code,
+        reason=result.error,
+        expect=expect,
+    )
+
+
+def release_retryable(store: Store, items: list[dict[str, Any]], *, actor: str) -> None:
+    for item in items:
+        if (
+            item["state"] == "deferred"
+            and item["reason_code"] in RETRYABLE
+            and store.transition(
+                item["id"],
+                "received",
+                actor=actor,
+                reason_code="retry",
+                reason=f"retrying after {item['reason_code']}",
+                expect=("deferred",),
+            )
+        ):
+            item["state"] = "received"
+
+
+def propose_correction_if_changed(
+    store: Store, item: dict[str, Any], asset: str, new_hash: str | None, *, actor: str
+) -> bool:
+    """A changed output for an item already delivered is never sent again: it waits for the
+    owner as a proposed correction."""
+    previous = store.get_output(item["id"], asset)
+    if item["state"] != "delivered" or previous is None or previous["output_hash"] == new_hash:
+        return False
+    return store.transition(
+        item["id"],
+        "awaiting_human",
+        actor=actor,
+        reason_code="proposed_correction",
+        reason=f"{asset} output changed after delivery",
+        expect=("delivered",),
+    )
+
+
+def batch_metadata(
+    results: Sequence[CallResult],
+    *,
+    rows: int,
+    prompt_version: str,
+    model: str,
+    failures: Counter[str],
+    item_ids: Sequence[str],
+) -> dict[str, Any]:
+    return {
+        "rows": rows,
+        "model_calls": sum(
+            1
+            for r in results
+            if not r.cached and r.error_code not in ("budget_exhausted", "model_unavailable")
+        ),
+        "cache_hits": sum(1 for r in results if r.cached),
+        "tokens_in": sum(r.tokens_in for r in results),
+        "tokens_out": sum(r.tokens_out for r in results),
+        "cost_usd": dg.MetadataValue.float(round(sum(r.cost_usd for r in results), 8)),
+        "prompt_version": prompt_version,
+        "model": model,
+        "failures": sum(failures.values()),
+        "failure_reasons": dg.MetadataValue.json(dict(failures)),
+        "item_ids": dg.MetadataValue.json(list(item_ids)),
+    }

@@ -1,0 +1,317 @@
+"""`opsbench`: the operator's daily verbs. stdout carries only the result; progress goes to
+stderr. Exit codes: 0 ok, 1 failure, 2 configuration error, 3 timeout."""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ops_assets.config import CATEGORIES, ConfigError, config_path, load_config
+
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_TIMEOUT = 0, 1, 2, 3
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _out(value: Any, as_json: bool) -> None:
+    print(
+        json.dumps(value, indent=None if as_json else 2, default=str)
+        if as_json or not isinstance(value, str)
+        else value
+    )
+
+
+def _setup(args: argparse.Namespace) -> Any:
+    """Export the choices to the environment the Dagster code reads, then open home and store."""
+    from ops_assets.home import open_home
+
+    home = open_home(args.home)
+    os.environ["OPSBENCH_HOME"] = str(home.root)
+    os.environ["DAGSTER_HOME"] = str(home.dagster)
+    if getattr(args, "config", None):
+        os.environ["OPSBENCH_CONFIG"] = str(Path(args.config).resolve())
+    if getattr(args, "llm", None):
+        os.environ["OPSBENCH_LLM"] = args.llm
+    if getattr(args, "record", None):
+        os.environ["OPSBENCH_RECORD"] = str(Path(args.record).resolve())
+    load_config(getattr(args, "config", None))  # fail early with a clear message
+    from resources.store.resource import store_for
+
+    return home, store_for(home.store_url)
+
+
+# ------------------------------------------------------------------ demo
+def cmd_demo(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    inbox = Path(args.inbox)
+    if not inbox.is_dir():
+        _err(f"--inbox {inbox} is not a folder")
+        return EXIT_CONFIG
+    home, store = _setup(args)
+    from resources.store import now_iso
+
+    try:
+        server = _local_server_if_needed(home)
+    except Exception as exc:  # weights or server: a clear message, never a traceback
+        _err(f"--llm local: {exc}")
+        return EXIT_FAIL
+    try:
+        from resources.llm.endpoints import EndpointError, resolve
+
+        try:
+            endpoint = resolve(
+                os.environ.get("OPSBENCH_LLM", "local"),
+                home=home.root,
+                model=load_config(args.config).llm.model,
+            )
+        except (EndpointError, FileNotFoundError, ValueError) as exc:
+            _err(f"--llm: {exc}")
+            return EXIT_CONFIG
+        _err(
+            f"model: {endpoint.model} at {endpoint.spec}"
+            + ("" if endpoint.live else " (a test double, no live calls)")
+        )
+        since = now_iso()
+        copied = _copy_inbox(inbox, home.inbox)
+        _err(f"home {home.root}: {copied} files copied into the inbox")
+        from ops_assets.headless import HeadlessRunner
+
+        outcome = HeadlessRunner(home, store).run_until_rested(timeout_s=args.timeout)
+    finally:
+        if server is not None and server.started:
+            server.stop()
+    summary = _summary(home, store, since=since, elapsed=time.monotonic() - started)
+    if args.json:
+        _out(summary, True)
+    else:
+        _out(_summary_text(summary), False)
+    if not outcome.rested:
+        _err(f"timeout after {args.timeout}s: some items are still in flight")
+        return EXIT_TIMEOUT
+    return EXIT_OK
+
+
+def _local_server_if_needed(home: Any) -> Any:
+    """`--llm local`: prepare the weights and start this home's server unless one runs."""
+    if os.environ.get("OPSBENCH_LLM", "local") != "local":
+        return None
+    from resources.llm.local_server import ensure_server
+    from resources.llm.weights import prepare
+
+    return ensure_server(home, prepare())
+
+
+def _copy_inbox(source: Path, inbox: Path) -> int:
+    """Copy (never move) files in, each through a hidden temp name so no half file is claimed."""
+    count = 0
+    for path in sorted(source.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        target = inbox / path.name
+        if target.exists():
+            target = inbox / f"{path.stem}-{time.time_ns()}{path.suffix}"
+        temp = inbox / f".{target.name}.copying"
+        shutil.copy2(path, temp)  # keeps the mtime: a finished old file is claimable at once
+        os.replace(temp, target)
+        count += 1
+    return count
+
+
+def _summary(home: Any, store: Any, *, since: str, elapsed: float) -> dict[str, Any]:
+    items = store.items()
+    categories = dict.fromkeys(CATEGORIES, 0)
+    for item in items:
+        if item["category"] in categories:
+            categories[item["category"]] += 1
+    totals = store.call_totals(since=since)
+    return {
+        "home": str(home.root),
+        "items": len(items),
+        "states": store.state_counts(),
+        "categories": categories,
+        "model_calls": totals["model_calls"],
+        "cache_hits": totals["cache_hits"],
+        "tokens_in": totals["tokens_in"],
+        "tokens_out": totals["tokens_out"],
+        "cost_usd": round(totals["cost_usd"], 8),
+        "elapsed_s": round(elapsed, 3),
+    }
+
+
+def _summary_text(summary: dict[str, Any]) -> str:
+    states = ", ".join(f"{k} {v}" for k, v in summary["states"].items() if v)
+    return (
+        f"{summary['items']} items in {summary['home']}\n"
+        f"  states: {states or 'none'}\n"
+        f"  model calls {summary['model_calls']} (cache hits {summary['cache_hits']}), "
+        f"tokens {summary['tokens_in']}/{summary['tokens_out']}, "
+        f"cost ${summary['cost_usd']:.6f}, {summary['elapsed_s']}s"
+    )
+
+
+# ------------------------------------------------------------------ items, show, retry, status
+def item_record(store: Any, item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": item["id"],
+        "source": item["source"],
+        "batch": item["batch"],
+        "sender": item["sender"],
+        "subject": item["subject"],
+        "category": item["category"],
+        "state": item["state"],
+        "reason_code": item["reason_code"],
+        "reason": item["reason"],
+        "duplicate_of": item["duplicate_of"],
+        "deliveries": [d["id"] for d in store.deliveries_for(item["id"])],
+    }
+
+
+def cmd_items(args: argparse.Namespace) -> int:
+    _, store = _setup(args)
+    records = [item_record(store, i) for i in store.items()]
+    if args.json:
+        _out(records, True)
+    else:
+        for r in records:
+            print(
+                f"{r['id']}  {r['state']:<17} {r['category'] or '-':<8} "
+                f"{r['reason_code'] or '':<22} {r['source']}"
+            )
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    _, store = _setup(args)
+    item = store.get_item(args.item)
+    if item is None:
+        _err(f"no item {args.item}")
+        return EXIT_FAIL
+    original = Path(item["original_path"] or "")
+    story = {
+        "item": item_record(store, item),
+        "original": original.read_text(errors="replace") if original.is_file() else None,
+        "outputs": {
+            o["asset"]: {
+                k: o[k]
+                for k in (
+                    "output",
+                    "valid",
+                    "failure",
+                    "prompt_version",
+                    "model",
+                    "cached",
+                    "cost_usd",
+                    "run_id",
+                )
+            }
+            for o in store.outputs_for(item["id"])
+        },
+        "deliveries": store.deliveries_for(item["id"]),
+        "audit": store.audit_for(item["id"]),
+    }
+    _out(story, args.json)
+    return EXIT_OK
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    _, store = _setup(args)
+    from ops_assets.retry import RetryError, retry_item
+
+    try:
+        batch = retry_item(store, args.item)
+    except RetryError as exc:
+        _err(str(exc))
+        return EXIT_FAIL
+    _out({"item": args.item, "state": "received", "batch": batch}, True)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    _, store = _setup(args)
+    status = {
+        "states": store.state_counts(),
+        "spent_today_usd": round(store.spent_today(), 6),
+        "config": str(config_path(args.config)),
+    }
+    _out(status, True)
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    home, _ = _setup(args)
+    from ops_assets.workbench import run_workbench
+
+    return run_workbench(
+        home, port=args.port, llm=os.environ.get("OPSBENCH_LLM", "local"), seed=not args.no_samples
+    )
+
+
+# ------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opsbench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
+        p.add_argument("--home", help="state folder (OPSBENCH_HOME, default ./.opsbench)")
+        p.add_argument("--config", help="config file (OPSBENCH_CONFIG, default: the sample)")
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    demo = sub.add_parser("demo", help="run the pipeline headless over a folder of mail")
+    demo.add_argument("--inbox", required=True, help="folder whose files are copied in")
+    demo.add_argument(
+        "--llm",
+        help="scripted | replay:FILE | local | http(s)://base-url (OPSBENCH_LLM, default local)",
+    )
+    demo.add_argument("--record", help="append every model response to this file for replay")
+    demo.add_argument("--timeout", type=float, default=600.0, help="seconds (exit 3 after)")
+    common(demo)
+    demo.set_defaults(func=cmd_demo)
+
+    items = sub.add_parser("items", help="one record per input")
+    common(items)
+    items.set_defaults(func=cmd_items)
+
+    show = sub.add_parser("show", help="an item's original, outputs, deliveries and audit")
+    show.add_argument("item")
+    common(show)
+    show.set_defaults(func=cmd_show)
+
+    retry = sub.add_parser("retry", help="release a held item back into the flow")
+    retry.add_argument("item")
+    common(retry, json_flag=False)
+    retry.set_defaults(func=cmd_retry)
+
+    status = sub.add_parser("status", help="items by state and today's spend")
+    common(status, json_flag=False)
+    status.set_defaults(func=cmd_status)
+
+    run = sub.add_parser("run", help="the live workbench: model server, Dagster daemon and UI")
+    run.add_argument("--port", type=int, default=3000, help="UI port on 127.0.0.1")
+    run.add_argument("--llm", help="as for demo (default local)")
+    run.add_argument(
+        "--no-samples", action="store_true", help="do not copy the sample inbox into a new home"
+    )
+    common(run, json_flag=False)
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        _err(f"config error: {exc}")
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""The operator's configuration file: one pydantic model, validated with clear errors.
+
+Read at run time (never at import time): the CLI, sensors and run workers all call
+`load_config`, which takes `--config`/`OPSBENCH_CONFIG` or falls back to the sample.
+"""
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SAMPLE_CONFIG = Path(__file__).with_name("sample_config.yaml")
+CATEGORIES = ("billing", "support", "sales", "spam", "other")
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid; the message says where."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Identity(_Strict):
+    business_name: str = Field(min_length=1)
+    owner_name: str = Field(min_length=1)
+    owner_addresses: list[str] = Field(min_length=1)
+    """The owner's own addresses: mail from them is never answered."""
+    reply_from: str
+    signature: str
+    tone: str
+    policies: list[str] = Field(default_factory=list)
+
+    @field_validator("owner_addresses", mode="after")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if address.count("@") != 1:
+                raise ValueError(f"not an email address: {address!r}")
+        return [a.lower() for a in value]
+
+
+class Intake(_Strict):
+    max_bytes: int = Field(default=1_000_000, gt=0)
+    max_body_chars: int = Field(default=20_000, gt=0)
+    settle_s: float = Field(default=1.0, ge=0)
+    max_files_per_tick: int = Field(default=200, gt=0)
+    maildirs: list[str] = Field(default_factory=list)
+
+
+class Batching(_Strict):
+    max_items: int = Field(default=25, gt=0, le=10_000)
+    max_wait_s: float = Field(default=5.0, ge=0)
+
+
+class Concurrency(_Strict):
+    model_calls: int | None = Field(default=None, gt=0, le=64)
+    """None = what the endpoint serves (1 for the local server, 4 elsewhere)."""
+
+
+class Price(_Strict):
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class LLM(_Strict):
+    model: str | None = None
+    max_tokens: int = Field(default=400, gt=0, le=8192)
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    daily_budget_usd: float = Field(default=5.0, ge=0)
+    prices: dict[str, Price] = Field(default_factory=dict)
+
+
+class Quality(_Strict):
+    max_failure_rate: float = Field(default=0.5, ge=0, le=1)
+    min_reply_chars: int = Field(default=40, ge=1)
+    max_reply_chars: int = Field(default=2500, ge=1)
+
+
+class Outbox(_Strict):
+    enabled: bool = True
+
+
+class Connectors(_Strict):
+    outbox: Outbox = Outbox()
+
+
+Route = Literal["reply_draft", "human", "no_action"]
+
+
+class Config(_Strict):
+    identity: Identity
+    routing: dict[str, str]
+    intake: Intake = Intake()
+    batching: Batching = Batching()
+    concurrency: Concurrency = Concurrency()
+    llm: LLM = LLM()
+    quality: Quality = Quality()
+    connectors: Connectors = Connectors()
+
+    @field_validator("routing", mode="after")
+    @classmethod
+    def _known_categories(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(CATEGORIES))
+        if unknown:
+            raise ValueError(f"unknown categories {unknown}; known: {list(CATEGORIES)}")
+        return value
+
+    def route_for(self, category: str) -> str:
+        """Where an item of this category goes; unrouted categories wait for the owner."""
+        return self.routing.get(category, "human")
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """--config, then OPSBENCH_CONFIG, then the bundled sample."""
+    chosen = explicit or os.environ.get("OPSBENCH_CONFIG")
+    return Path(chosen) if chosen else SAMPLE_CONFIG
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+    path = config_path(explicit)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid config {path}: {problems}") from exc

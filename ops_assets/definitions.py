@@ -1,0 +1,29 @@
+"""The code location: agents from the defs folder, resources by role, sensors from sensors/."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from resources.connectors.outbox import OutboxResource
+from resources.llm.resource import LLMResource
+from resources.memory import MemoryResource
+from resources.settings import SettingsResource
+from resources.store.resource import StoreResource
+from sensors import ALL_SENSORS
+
+
+def resource_defs(settings: SettingsResource | None = None) -> dict[str, dg.ConfigurableResource]:
+    settings = settings or SettingsResource()
+    return {
+        "settings": settings,
+        "store": StoreResource(settings=settings),
+        "llm": LLMResource(settings=settings),
+        "outbox": OutboxResource(settings=settings),
+        "memory": MemoryResource(settings=settings),
+    }
+
+
+defs = dg.Definitions.merge(
+    dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent),
+    dg.Definitions(sensors=ALL_SENSORS, resources=resource_defs(), executor=dg.in_process_executor),
+)

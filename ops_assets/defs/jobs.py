@@ -1,0 +1,18 @@
+"""The two jobs: one per intake batch, one that drains outcomes (delivery, then memory)."""
+
+import dagster as dg
+
+BATCH_JOB = "process_batch"
+OUTCOMES_JOB = "deliver_and_remember"
+
+process_batch = dg.define_asset_job(
+    BATCH_JOB,
+    selection=dg.AssetSelection.assets("triage", "reply_draft"),
+    description="Triage and draft every item of one intake batch (partitioned like its assets).",
+)
+
+deliver_and_remember = dg.define_asset_job(
+    OUTCOMES_JOB,
+    selection=dg.AssetSelection.assets("delivery", "episodic_memory"),
+    description="Deliver every approved item, then record every new outcome in memory.",
+)

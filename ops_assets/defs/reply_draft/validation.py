@@ -1,0 +1,50 @@
+"""Row-level checks on a drafted reply, before anything can be sent.
+
+Each returns a reason code; an empty list means the draft may go on.
+"""
+
+import re
+
+from ops_assets.config import Quality
+from ops_assets.secrets import find_secrets
+
+# Any bracketed words ("[Customer's Name]", "[contact information]"): real replies have none.
+PLACEHOLDER = re.compile(
+    r"\[[^\]\n]*[A-Za-z]{2}[^\]\n]*\]|\{\{[^}]*\}\}|<(name|customer|company)>", re.I
+)
+SUBJECT_LINE = re.compile(r"^\s*subject\s*:", re.I | re.M)
+# Asking a customer for credentials is what phishing does; we never do it.
+ASKS_FOR_SECRET = re.compile(
+    r"\b(provide|send|share|tell|give|confirm)\b[^.?!\n]{0,60}\b(password|passcode|pin|"
+    r"card number|credit card|cvv|security code|login details)\b",
+    re.I,
+)
+# Promises the owner's policies keep for a human (refunds, discounts, dates).
+COMMITMENT = re.compile(
+    r"\b(we|i)('ll| will| shall| are going to)\s+(\w+\s+){0,3}(refund|reimburse|credit|"
+    r"discount)|\brefund (will|shall) be (processed|issued|made)|\bwithin \d+ (business |working )?"
+    r"(days|hours)\b|\b\d+% (off|discount)\b",
+    re.I,
+)
+
+
+def draft_problems(text: str, quality: Quality) -> list[str]:
+    stripped = text.strip()
+    if not stripped:
+        return ["empty"]
+    problems = []
+    if len(stripped) < quality.min_reply_chars:
+        problems.append("too_short")
+    if len(stripped) > quality.max_reply_chars:
+        problems.append("too_long")
+    if PLACEHOLDER.search(stripped):
+        problems.append("placeholder")
+    if SUBJECT_LINE.search(stripped):
+        problems.append("subject_line")
+    if find_secrets(stripped):
+        problems.append("secret")
+    if ASKS_FOR_SECRET.search(stripped):
+        problems.append("asks_for_secret")
+    if COMMITMENT.search(stripped):
+        problems.append("commitment")
+    return problems

@@ -1,0 +1,51 @@
+"""Cheap deterministic rules that run before any model: they are free, fast and never fooled
+by the text of a message, and the local model is weak exactly where they are strong."""
+
+import re
+from typing import Any
+
+BOUNCE_SENDERS = re.compile(r"^(mailer-daemon|postmaster|bounces?|no-?reply)@", re.I)
+AUTO_SUBJECT = re.compile(
+    r"^(auto(matic)?[ -]?reply|out of (the )?office|autoreply|undeliverable|"
+    r"delivery status notification|abwesenheit)",
+    re.I,
+)
+SPAM_WORDS = re.compile(
+    r"\b(you have won|claim your prize|crypto giveaway|100% free|viagra|casino bonus|"
+    r"guaranteed (seo|ranking)|act now)\b",
+    re.I,
+)
+URGENT_WORDS = re.compile(
+    r"\b(urgent|asap|immediately|down|outage|emergency|critical|today)\b", re.I
+)
+
+
+def no_action_rule(item: dict[str, Any], owner_addresses: list[str]) -> tuple[str, str] | None:
+    """(reason_code, reason) when the item must never be answered, else None."""
+    headers = {k.lower(): str(v).lower() for k, v in (item.get("headers") or {}).items()}
+    sender = (item.get("sender") or "").lower()
+    if sender in owner_addresses:
+        return "own_address", "sent from one of the owner's own addresses"
+    auto = headers.get("auto-submitted", "no")
+    if auto and auto != "no":
+        return "auto_reply", f"Auto-Submitted: {auto}"
+    if headers.get("content-type", "").startswith("multipart/report") or BOUNCE_SENDERS.match(
+        sender
+    ):
+        return "bounce", "delivery report or bounce"
+    if headers.get("precedence") in ("bulk", "list", "junk"):
+        return "bulk", f"Precedence: {headers['precedence']}"
+    if "list-id" in headers or "list-unsubscribe" in headers:
+        return "mailing_list", "mailing-list message (List-Id / List-Unsubscribe)"
+    if "x-auto-response-suppress" in headers or AUTO_SUBJECT.match(item.get("subject") or ""):
+        return "auto_reply", "automatic reply"
+    if headers.get("x-spam-flag") == "yes" or SPAM_WORDS.search(
+        f"{item.get('subject') or ''} {item.get('body') or ''}"
+    ):
+        return "spam_rule", "matches the spam rules"
+    return None
+
+
+def urgency(item: dict[str, Any]) -> str:
+    text = f"{item.get('subject') or ''}\n{item.get('body') or ''}"
+    return "high" if URGENT_WORDS.search(text) else "normal"

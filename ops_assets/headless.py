@@ -1,0 +1,144 @@
+"""Run the pipeline without the daemon: the same sensors and jobs, through the home's Dagster
+instance, so every run shows up in the UI afterwards. Used by `opsbench demo` and tests."""
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+
+from ops_assets.defs.jobs import BATCH_JOB, OUTCOMES_JOB
+from ops_assets.home import Home
+from ops_assets.partitions import BATCHES
+from resources.store import IN_FLIGHT, Store
+from sensors.intake import complete_files
+
+MAX_BATCH_ATTEMPTS = 3
+RUN_KEY_TAG = "opsbench/run_key"
+# The event log keeps everything; the terminal only needs warnings and errors.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class HeadlessOutcome:
+    rested: bool
+    runs: int
+    failed_runs: int
+
+
+class HeadlessRunner:
+    def __init__(self, home: Home, store: Store, *, log: Callable[[str], None] = _stderr) -> None:
+        from ops_assets.definitions import defs, resource_defs
+
+        self.home, self.store, self.log = home, store, log
+        self.defs = defs
+        self.resources = resource_defs()
+        self.instance = dg.DagsterInstance.from_config(str(home.dagster))
+        self.runs = self.failed_runs = 0
+
+    def run_until_rested(self, *, timeout_s: float, poll_s: float = 0.25) -> HeadlessOutcome:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            progressed = self._inbox_tick() | self._outcomes_tick()
+            if self._rested():
+                return HeadlessOutcome(True, self.runs, self.failed_runs)
+            if time.monotonic() > deadline:
+                return HeadlessOutcome(False, self.runs, self.failed_runs)
+            if not progressed:
+                time.sleep(poll_s)
+
+    # -------------------------------------------------------------- ticks
+    def _context(self, name: str) -> dg.SensorEvaluationContext:
+        return dg.build_sensor_context(
+            instance=self.instance,
+            resources=self.resources,
+            definitions=self.defs,
+            sensor_name=name,
+        )
+
+    def _inbox_tick(self) -> bool:
+        from sensors.inbox import inbox_sensor
+
+        with self._context("inbox_sensor") as context:
+            result = inbox_sensor(context)
+        if isinstance(result, dg.SkipReason) or result is None:
+            return False
+        assert isinstance(result, dg.SensorResult)
+        for request in result.dynamic_partitions_requests or []:
+            self.instance.add_dynamic_partitions(BATCHES, list(request.partition_keys or []))
+        progressed = False
+        for run_request in result.run_requests or []:
+            progressed |= self._launch_batch(run_request)
+        return progressed
+
+    def _outcomes_tick(self) -> bool:
+        from sensors.outcomes import outcomes_sensor
+
+        with self._context("outcomes_sensor") as context:
+            result = outcomes_sensor(context)
+        if not isinstance(result, dg.RunRequest):
+            return False
+        return self._execute(OUTCOMES_JOB, result, partition_key=None)
+
+    def _launch_batch(self, request: dg.RunRequest) -> bool:
+        key = request.partition_key
+        assert key is not None
+        previous = self._runs_with_key(request.run_key or "")
+        if previous and all(r.status == dg.DagsterRunStatus.SUCCESS for r in previous):
+            return False
+        if previous:
+            # A run under this key died (a crash, or an error): never silently skip the batch.
+            for run in previous:
+                if not run.is_finished:
+                    self.instance.report_run_failed(run, "abandoned by a previous process")
+            attempt = int((request.run_key or "#0").rsplit("#", 1)[-1]) + 1
+            if attempt >= MAX_BATCH_ATTEMPTS:
+                self._hand_batch_to_human(key)
+                return True
+            self.store.bump_batch_attempt(key)
+            return True
+        return self._execute(BATCH_JOB, request, partition_key=key)
+
+    def _execute(self, job_name: str, request: dg.RunRequest, *, partition_key: str | None) -> bool:
+        if self._runs_with_key(request.run_key or ""):
+            return False
+        job = self.defs.resolve_job_def(job_name)
+        tags = {**request.tags, RUN_KEY_TAG: request.run_key or ""}
+        self.log(f"run {job_name}" + (f" for {partition_key}" if partition_key else ""))
+        result = job.execute_in_process(
+            instance=self.instance,
+            partition_key=partition_key,
+            tags=tags,
+            raise_on_error=False,
+            run_config=QUIET,
+        )
+        self.runs += 1
+        if not result.success:
+            self.failed_runs += 1
+            self.log(f"run {result.run_id[:8]} of {job_name} did not succeed (see the Dagster UI)")
+        return True
+
+    def _runs_with_key(self, run_key: str) -> list[dg.DagsterRun]:
+        return list(self.instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key})))
+
+    def _hand_batch_to_human(self, key: str) -> None:
+        for item in self.store.items(batch=key, states=IN_FLIGHT):
+            self.store.transition(
+                item["id"],
+                "awaiting_human",
+                actor="headless",
+                reason_code="run_failed",
+                reason=f"batch {key} failed {MAX_BATCH_ATTEMPTS} times",
+            )
+
+    def _rested(self) -> bool:
+        if any(self.home.claimed.iterdir()):
+            return False
+        if complete_files([self.home.inbox], settle_s=0, now=time.time() + 1):
+            return False
+        return self.store.in_flight_count() == 0 and not self.store.unremembered()

@@ -1,0 +1,36 @@
+"""Shared prompt plumbing: content-hash versions and the untrusted-content envelope."""
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+OPEN, CLOSE = "<<<UNTRUSTED_EMAIL", "UNTRUSTED_EMAIL>>>"
+
+
+def prompt_version(name: str, *parts: str, schema: type[BaseModel]) -> str:
+    """`<name>-<hash12>` of the prompt text and output schema: any change is a new version."""
+    digest = hashlib.sha256()
+    for part in (*parts, json.dumps(schema.model_json_schema(), sort_keys=True)):
+        digest.update(part.encode("utf-8"))
+    return f"{name}-{digest.hexdigest()[:12]}"
+
+
+def untrusted_email(item: dict[str, Any]) -> str:
+    """The item as data between markers the text itself cannot forge."""
+
+    def clean(value: object) -> str:
+        return str(value or "").replace(OPEN, "[marker]").replace(CLOSE, "[marker]")
+
+    return "\n".join(
+        [
+            OPEN,
+            f"From-Name: {clean(item.get('sender_name'))}",
+            f"From: {clean(item.get('sender'))}",
+            f"Subject: {clean(item.get('subject'))}",
+            "",
+            clean(item.get("body")),
+            CLOSE,
+        ]
+    )

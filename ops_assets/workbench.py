@@ -1,0 +1,157 @@
+"""`opsbench run`: the live workbench — the local model server, the Dagster daemon (sensors on)
+and the webserver on 127.0.0.1, as children that Ctrl-C stops together."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from ops_assets.home import REPO_ROOT, Home
+from resources.processes import stop_group
+
+WORKSPACE = REPO_ROOT / "workspace.yaml"
+SAMPLE_INBOX = REPO_ROOT / "samples" / "inbox"
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _default_signals() -> None:
+    # A non-interactive parent may leave SIGINT ignored; Dagster would then never stop.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def start_child(command: list[str], log_file: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A child in its own process group (so its own children stop with it)."""
+    handle = log_file.open("ab")
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=handle,
+        stderr=handle,
+        env=env,
+        cwd=REPO_ROOT,
+        start_new_session=True,
+        preexec_fn=_default_signals,
+    )
+
+
+def stop_children(children: list[subprocess.Popen[bytes]], grace_s: float = 10.0) -> None:
+    for child in children:
+        stop_group(child.pid, lambda child=child: child.poll() is None, grace_s)  # type: ignore[misc]
+        child.wait()
+
+
+def wait_http(url: str, timeout_s: float, alive: Callable[[], bool] = lambda: True) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and alive():
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def dagster_env(home: Home) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DAGSTER_HOME": str(home.dagster),
+            "OPSBENCH_HOME": str(home.root),
+            "GX_ANALYTICS_ENABLED": "False",
+            "HF_HUB_OFFLINE": "1",
+            "DAGSTER_DISABLE_TELEMETRY": "1",
+        }
+    )
+    return env
+
+
+def dagster_commands(port: int) -> dict[str, list[str]]:
+    bin_dir = Path(sys.executable).parent
+    return {
+        "daemon": [str(bin_dir / "dagster-daemon"), "run", "-w", str(WORKSPACE)],
+        "webserver": [
+            str(bin_dir / "dagster-webserver"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            str(WORKSPACE),
+        ],
+    }
+
+
+def seed_new_home(home: Home, store_is_empty: bool) -> int:
+    """Only a brand-new home gets the sample mail: never mix samples into real work."""
+    marker = home.root / ".seeded"
+    if marker.exists() or not store_is_empty or any(home.inbox.iterdir()):
+        return 0
+    count = 0
+    for path in sorted(SAMPLE_INBOX.iterdir())[:8]:
+        temp = home.inbox / f".{path.name}.copying"
+        shutil.copy2(path, temp)
+        os.replace(temp, home.inbox / path.name)
+        count += 1
+    marker.write_text("sample inbox copied in\n")
+    return count
+
+
+def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
+    from resources.store.resource import store_for
+
+    store = store_for(home.store_url)
+    server = None
+    if llm == "local":
+        from resources.llm.local_server import ensure_server
+        from resources.llm.weights import prepare
+
+        server = ensure_server(home, prepare(_log), log=_log)
+    env = dagster_env(home)
+    env["OPSBENCH_LLM"] = llm
+    logs = home.root / "logs"
+    logs.mkdir(exist_ok=True)
+    commands = dagster_commands(port)
+    children = [
+        start_child(commands[name], logs / f"{name}.log", env) for name in ("daemon", "webserver")
+    ]
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    try:
+        ui = f"http://127.0.0.1:{port}"
+        if not wait_http(f"{ui}/server_info", 120, lambda: all(c.poll() is None for c in children)):
+            _log(f"the Dagster webserver did not come up; see {logs}/webserver.log")
+            return 1
+        seeded = seed_new_home(home, not store.items()) if seed else 0
+        _log(
+            f"\nOpsbench is running.\n  UI:      {ui}  (assets, runs, checks, sensors)\n"
+            f"  inbox:   {home.inbox}  (drop .eml or .json files here"
+            f"{f'; {seeded} sample mails copied in' if seeded else ''})\n"
+            f"  outbox:  {home.outbox}\n  logs:    {logs}\n  model:   {llm}"
+            f"{f' at {server.url}' if server else ''}\n"
+            f"  status:  opsbench items --home {home.root}\nCtrl-C stops everything.\n"
+        )
+        while not stopping and all(c.poll() is None for c in children):
+            time.sleep(0.5)
+        if not stopping:
+            _log(f"a Dagster process exited; see {logs}")
+            return 1
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _log("stopping ...")
+        stop_children(children)
+        if server is not None and server.started:
+            server.stop()

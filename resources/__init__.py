@@ -1,0 +1,1 @@
+"""Resources by role: settings, store, llm, outbox, memory."""

@@ -1,0 +1,207 @@
+"""Model calls through the `openai` client, with the call ledger as a content-addressed cache.
+
+Order for every call: look up the ledger (a hit costs nothing); otherwise reserve the worst
+case against the daily budget, call, store response and cost, then use the answer. A crash
+after the store keeps what was paid for; a crash before it released nothing that was spent.
+"""
+
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from pydantic import BaseModel, ValidationError
+
+from resources.llm.endpoints import Endpoint
+from resources.llm.hashing import canonical_json, request_hash
+from resources.llm.replay import Recorder
+from resources.store import BudgetExhausted, Store
+
+
+@dataclass(frozen=True)
+class Prices:
+    """USD per million tokens."""
+
+    input: float = 0.0
+    output: float = 0.0
+
+    def cost(self, tokens_in: int, tokens_out: int) -> float:
+        return (tokens_in * self.input + tokens_out * self.output) / 1_000_000
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    agent: str
+    item_id: str
+    messages: list[dict[str, str]]
+    schema: type[BaseModel]
+    prompt_version: str
+
+
+@dataclass
+class CallResult:
+    item_id: str
+    request_hash: str
+    output: BaseModel | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    cached: bool = False
+    error_code: str | None = None
+    error: str | None = None
+    model: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.output is not None
+
+
+def json_schema_for(schema: type[BaseModel]) -> dict[str, Any]:
+    """The pydantic schema in the strict shape OpenAI-compatible servers enforce."""
+    body = schema.model_json_schema()
+    body["additionalProperties"] = False
+    body["required"] = list(body.get("properties", {}))
+    return body
+
+
+@dataclass
+class ModelClient:
+    endpoint: Endpoint
+    store: Store
+    prices: Prices
+    max_tokens: int
+    temperature: float
+    daily_budget_usd: float
+    concurrency: int
+    run_id: str | None = None
+    asset: str | None = None
+    recorder: Recorder | None = None
+    timeout_s: float = 120.0
+    max_retries: int = 2
+    stats: dict[str, int] = field(default_factory=lambda: {"calls": 0, "hits": 0})
+
+    def _openai(self) -> openai.AsyncOpenAI:
+        import httpx2
+
+        http_client = None
+        if self.endpoint.transport is not None:
+            http_client = httpx2.AsyncClient(transport=self.endpoint.transport)
+        return openai.AsyncOpenAI(
+            base_url=self.endpoint.base_url,
+            api_key=self.endpoint.api_key,
+            timeout=self.timeout_s,
+            max_retries=self.max_retries,
+            http_client=http_client,
+        )
+
+    def body_for(self, request: CallRequest) -> dict[str, Any]:
+        return {
+            "model": self.endpoint.model,
+            "messages": request.messages,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": request.agent,
+                    "strict": True,
+                    "schema": json_schema_for(request.schema),
+                },
+            },
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+
+    def worst_case_usd(self, body: dict[str, Any]) -> float:
+        # Three characters per token over-counts every tokenizer we know of for prose.
+        prompt_tokens = len(canonical_json(body["messages"])) // 3 + 16
+        return self.prices.cost(prompt_tokens, self.max_tokens)
+
+    def run(self, requests: Sequence[CallRequest]) -> list[CallResult]:
+        """All requests with bounded concurrency; results in the same order."""
+        if not requests:
+            return []
+        return asyncio.run(self._run_all(requests))
+
+    async def _run_all(self, requests: Sequence[CallRequest]) -> list[CallResult]:
+        limit = asyncio.Semaphore(self.concurrency)
+        client = self._openai()
+        try:
+
+            async def one(request: CallRequest) -> CallResult:
+                async with limit:
+                    return await self._call(client, request)
+
+            return list(await asyncio.gather(*(one(r) for r in requests)))
+        finally:
+            await client.close()
+
+    async def _call(self, client: openai.AsyncOpenAI, request: CallRequest) -> CallResult:
+        body = self.body_for(request)
+        key = request_hash(body)
+        result = CallResult(item_id=request.item_id, request_hash=key, model=body["model"])
+        stored = self.store.get_call(key)
+        if stored is not None:
+            self.stats["hits"] += 1
+            result.cached = True
+            response = json.loads(stored["response"])
+        else:
+            try:
+                reservation = self.store.reserve(
+                    key, self.worst_case_usd(body), self.daily_budget_usd
+                )
+            except BudgetExhausted as exc:
+                result.error_code, result.error = "budget_exhausted", str(exc)
+                return result
+            try:
+                raw = await client.chat.completions.create(**body)
+            except openai.APIError as exc:
+                self.store.release(reservation)
+                result.error_code = "model_unavailable"
+                result.error = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"[:300]
+                return result
+            response = raw.model_dump(mode="json")
+            usage = response.get("usage") or {}
+            result.tokens_in = int(usage.get("prompt_tokens") or 0)
+            result.tokens_out = int(usage.get("completion_tokens") or 0)
+            result.cost_usd = self.prices.cost(result.tokens_in, result.tokens_out)
+            self.store.record_call(
+                reservation,
+                {
+                    "request_hash": key,
+                    "agent": request.agent,
+                    "model": body["model"],
+                    "prompt_version": request.prompt_version,
+                    "request": body,
+                    "response": json.dumps(response),
+                    "tokens_in": result.tokens_in,
+                    "tokens_out": result.tokens_out,
+                    "cost_usd": result.cost_usd,
+                    "item_id": request.item_id,
+                    "run_id": self.run_id,
+                },
+            )
+            self.stats["calls"] += 1
+        self.store.record_use(
+            key, item_id=request.item_id, run_id=self.run_id, asset=self.asset, cached=result.cached
+        )
+        if self.recorder is not None:
+            self.recorder.record(key, body["model"], response)
+        self._parse(response, request.schema, result)
+        return result
+
+    @staticmethod
+    def _parse(response: dict[str, Any], schema: type[BaseModel], result: CallResult) -> None:
+        try:
+            content = response["choices"][0]["message"]["content"] or ""
+        except (KeyError, IndexError, TypeError):
+            result.error_code, result.error = "schema_invalid", "response has no message content"
+            return
+        try:
+            result.output = schema.model_validate_json(content)
+        except ValidationError as exc:
+            result.error_code = "schema_invalid"
+            result.error = f"{exc.error_count()} schema errors: " + "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(root)'} {e['type']}" for e in exc.errors()
+            )
+            result.error = result.error[:300]

@@ -1,0 +1,81 @@
+"""Which OpenAI-compatible endpoint a `--llm` spec means.
+
+`scripted` and `replay:FILE` are explicit test doubles served in-process; `local` is the
+embedded llama.cpp server whose URL its owner wrote to `<home>/llm.url`; anything starting
+with http(s) is any OpenAI-compatible server (OpenAI, Ollama, vLLM, LM Studio...).
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+
+from resources.llm.replay import ReplayModel
+from resources.llm.scripted import ScriptedModel
+
+LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+
+
+class EndpointError(Exception):
+    """The --llm spec cannot be used as given; the message says what to do."""
+
+
+@dataclass
+class Endpoint:
+    spec: str
+    base_url: str
+    model: str
+    api_key: str
+    default_concurrency: int
+    transport: httpx2.AsyncBaseTransport | None = None
+    double: ScriptedModel | ReplayModel | None = None
+
+    @property
+    def live(self) -> bool:
+        """Does a call here reach a real server (and so may cost money or time)?"""
+        return self.double is None
+
+
+def resolve(
+    spec: str, *, home: Path, model: str | None, scripted: ScriptedModel | None = None
+) -> Endpoint:
+    if spec == "scripted":
+        double = scripted or ScriptedModel()
+        return Endpoint(
+            spec,
+            "http://scripted.invalid/v1",
+            model or "scripted-v1",
+            "scripted",
+            4,
+            double.transport(),
+            double,
+        )
+    if spec.startswith("replay:"):
+        replay = ReplayModel(spec.removeprefix("replay:"))
+        return Endpoint(
+            spec,
+            "http://replay.invalid/v1",
+            model or replay.model or "replay",
+            "replay",
+            4,
+            replay.transport(),
+            replay,
+        )
+    if spec == "local":
+        url_file = home / "llm.url"
+        if not url_file.exists():
+            raise EndpointError(
+                f"no local model server for this home ({url_file} is missing); start one with "
+                "`make run` or `opsbench demo`, or choose --llm scripted or a base URL"
+            )
+        return Endpoint(spec, url_file.read_text().strip(), model or LOCAL_MODEL, "local", 1)
+    if spec.startswith(("http://", "https://")):
+        key = os.environ.get("OPSBENCH_API_KEY") or os.environ.get("OPENAI_API_KEY") or "none"
+        chosen = model or os.environ.get("OPSBENCH_MODEL")
+        if not chosen:
+            raise EndpointError(
+                "a base-URL endpoint needs a model: set llm.model in the config or OPSBENCH_MODEL"
+            )
+        return Endpoint(spec, spec, chosen, key, 4)
+    raise EndpointError(f"unknown --llm {spec!r}: use scripted, replay:FILE, local or a URL")

@@ -1,0 +1,150 @@
+"""The embedded model server: llama.cpp's OpenAI-compatible server (xllamacpp), one per home.
+
+It runs as a child process with its own log file under the home. Its URL goes to
+`<home>/llm.url` and its pid to `<home>/llm.pid`; Dagster run workers only read the URL and
+never start a server. A server left behind by a crash is detected (dead pid, or a pid that no
+longer answers) and replaced.
+"""
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ops_assets.home import Home
+from resources.processes import stop_group
+
+READY_TIMEOUT_S = 120.0
+
+
+class LocalServerError(Exception):
+    """The local model server could not be started or did not become ready."""
+
+
+@dataclass
+class LocalServer:
+    url: str
+    pid: int
+    started: bool  # False when an already-running healthy server was reused
+
+    def stop(self) -> None:
+        stop_pid(self.pid)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def healthy(url: str, timeout: float = 2.0) -> bool:
+    base = url.removesuffix("/v1")
+    try:
+        with urllib.request.urlopen(f"{base}/health", timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    return not cmdline.exists() or b"local_server" in cmdline.read_bytes()
+
+
+def stop_pid(pid: int, grace_s: float = 5.0) -> None:
+    stop_group(pid, lambda: _alive(pid), grace_s)
+
+
+def ensure_server(
+    home: Home,
+    model: Path,
+    *,
+    threads: int = 2,
+    log=lambda m: print(m, file=sys.stderr, flush=True),
+) -> LocalServer:  # type: ignore[no-untyped-def]
+    """Reuse this home's healthy server, or replace a stale one with a fresh child."""
+    url_file, pid_file = home.root / "llm.url", home.root / "llm.pid"
+    if url_file.exists() and pid_file.exists():
+        url, pid = url_file.read_text().strip(), int(pid_file.read_text().strip() or 0)
+        if pid and _alive(pid) and healthy(url):
+            return LocalServer(url, pid, started=False)
+        log(f"replacing a stale local model server (pid {pid})")
+        if pid:
+            stop_pid(pid)
+    url_file.unlink(missing_ok=True)
+    port = free_port()
+    logs = home.root / "logs"
+    logs.mkdir(exist_ok=True)
+    log_file = (logs / "llm-server.log").open("ab")
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "resources.llm.local_server",
+            "--model",
+            str(model),
+            "--port",
+            str(port),
+            "--threads",
+            str(threads),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=log_file,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not healthy(url):
+        if child.poll() is not None or time.monotonic() > deadline:
+            stop_pid(child.pid)
+            raise LocalServerError(
+                f"the local model server did not start; see {logs}/llm-server.log"
+            )
+        time.sleep(0.25)
+    pid_file.write_text(str(child.pid))
+    url_file.write_text(url)
+    log(f"local model server ready at {url} (pid {child.pid}, log {logs}/llm-server.log)")
+    return LocalServer(url, child.pid, started=True)
+
+
+def serve(model: Path, port: int, threads: int) -> None:
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(model)
+    params.n_ctx = 4096
+    params.port = port
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.n_parallel = 1
+    params.use_jinja = True  # the GGUF's own chat template
+    server = xllamacpp.Server(params)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+    while not stop:
+        time.sleep(0.5)
+    del server
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    serve(args.model, args.port, args.threads)

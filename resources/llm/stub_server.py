@@ -1,0 +1,88 @@
+"""A deterministic OpenAI-compatible chat server on 127.0.0.1, for tests and benchmarks.
+
+It answers `/v1/chat/completions` with the scripted model's schema-valid answers after a fixed
+latency, can fail its first N requests with 500, and counts requests per request hash — which
+is how tests prove that no call was paid twice.
+"""
+
+import json
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from resources.llm.hashing import request_hash
+from resources.llm.scripted import ScriptedModel
+
+
+class StubServer:
+    def __init__(
+        self, *, latency_s: float = 0.0, fail_first: int = 0, scripted: ScriptedModel | None = None
+    ) -> None:
+        self.latency_s = latency_s
+        self.fail_first = fail_first
+        self.scripted = scripted or ScriptedModel()
+        self.requests = 0
+        self.by_hash: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> "StubServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.requests += 1
+            self.by_hash[request_hash(body)] += 1
+            failing = self.requests <= self.fail_first
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        if failing:
+            return 500, {"error": {"message": "stub server told to fail"}}
+        return 200, self.scripted.answer(body)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                status, payload = stub._answer(json.loads(self.rfile.read(length)))
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
+
+
+def main() -> None:  # pragma: no cover - a manual helper: python -m resources.llm.stub_server
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    with StubServer(latency_s=args.latency) as server:
+        print(server.url, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

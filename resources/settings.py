@@ -1,0 +1,33 @@
+"""The `settings` resource: which home and which config file this process works on.
+
+Values come from the resource config, else from OPSBENCH_HOME / OPSBENCH_CONFIG at run time
+(the CLI sets them for the Dagster processes it starts), else the defaults.
+"""
+
+from functools import cache
+from pathlib import Path
+
+import dagster as dg
+
+from ops_assets.config import Config, config_path, load_config
+from ops_assets.home import Home, open_home
+
+
+@cache
+def _config(path: Path, mtime_ns: int) -> Config:
+    return load_config(path)
+
+
+class SettingsResource(dg.ConfigurableResource):
+    """Home folder and operator config for this workbench."""
+
+    home: str | None = None
+    config_file: str | None = None
+
+    def home_dir(self) -> Home:
+        return open_home(self.home)
+
+    def config(self) -> Config:
+        path = config_path(self.config_file)
+        mtime = path.stat().st_mtime_ns if path.exists() else 0
+        return _config(path, mtime)

@@ -1,0 +1,25 @@
+"""The `store` resource: the canonical store of the settings' home."""
+
+import dagster as dg
+
+from resources.settings import SettingsResource
+from resources.store.store import Store
+
+_OPEN: dict[str, Store] = {}
+
+
+def store_for(url: str) -> Store:
+    """One Store (engine + migration check) per URL and process."""
+    if url not in _OPEN:
+        _OPEN[url] = Store(url)
+    return _OPEN[url]
+
+
+class StoreResource(dg.ConfigurableResource):
+    """Work items, ledgers, approvals and the audit log (SQLite in the home, or a URL)."""
+
+    settings: SettingsResource
+    url: str | None = None
+
+    def get(self) -> Store:
+        return store_for(self.url or self.settings.home_dir().store_url)

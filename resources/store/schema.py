@@ -1,0 +1,151 @@
+"""Tables of the canonical store (SQLAlchemy Core). Changes go through an Alembic migration."""
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("trigger", sa.String, nullable=False),
+    sa.Column("item_count", sa.Integer, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.String, nullable=False),
+)
+
+work_items = sa.Table(
+    "work_items",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("batch", sa.String, index=True),
+    sa.Column("sender", sa.String),
+    sa.Column("sender_name", sa.String),
+    sa.Column("recipients", sa.JSON),
+    sa.Column("reply_to", sa.String),
+    sa.Column("subject", sa.String),
+    sa.Column("body", sa.Text),
+    sa.Column("message_id", sa.String, index=True),
+    sa.Column("in_reply_to", sa.String),
+    sa.Column("references", sa.JSON),
+    sa.Column("received_at", sa.String),
+    sa.Column("headers", sa.JSON),
+    sa.Column("has_attachments", sa.Boolean),
+    sa.Column("content_hash", sa.String, index=True),
+    sa.Column("original_path", sa.String),
+    sa.Column("state", sa.String, nullable=False, index=True),
+    sa.Column("reason_code", sa.String),
+    sa.Column("reason", sa.String),
+    sa.Column("duplicate_of", sa.String),
+    sa.Column("category", sa.String),
+    sa.Column("urgency", sa.String),
+    sa.Column("route", sa.String),
+    sa.Column("remembered_state", sa.String),
+    sa.Column("created_at", sa.String, nullable=False),
+    sa.Column("updated_at", sa.String, nullable=False),
+)
+
+agent_outputs = sa.Table(
+    "agent_outputs",
+    metadata,
+    sa.Column("item_id", sa.String, primary_key=True),
+    sa.Column("asset", sa.String, primary_key=True),
+    sa.Column("batch", sa.String),
+    sa.Column("run_id", sa.String),
+    sa.Column("prompt_version", sa.String),
+    sa.Column("model", sa.String),
+    sa.Column("input_hash", sa.String),
+    sa.Column("request_hash", sa.String),
+    sa.Column("output", sa.JSON),
+    sa.Column("output_hash", sa.String),
+    sa.Column("valid", sa.Boolean),
+    sa.Column("failure", sa.String),
+    sa.Column("tokens_in", sa.Integer),
+    sa.Column("tokens_out", sa.Integer),
+    sa.Column("cost_usd", sa.Float),
+    sa.Column("cached", sa.Boolean),
+    sa.Column("created_at", sa.String, nullable=False),
+)
+
+model_calls = sa.Table(
+    "model_calls",
+    metadata,
+    sa.Column("request_hash", sa.String, primary_key=True),
+    sa.Column("agent", sa.String, nullable=False),
+    sa.Column("model", sa.String, nullable=False),
+    sa.Column("prompt_version", sa.String),
+    sa.Column("request", sa.JSON, nullable=False),
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("tokens_in", sa.Integer, nullable=False),
+    sa.Column("tokens_out", sa.Integer, nullable=False),
+    sa.Column("cost_usd", sa.Float, nullable=False),
+    sa.Column("item_id", sa.String),
+    sa.Column("run_id", sa.String),
+    sa.Column("created_at", sa.String, nullable=False),
+)
+
+call_uses = sa.Table(
+    "call_uses",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_hash", sa.String, nullable=False, index=True),
+    sa.Column("item_id", sa.String, index=True),
+    sa.Column("run_id", sa.String),
+    sa.Column("asset", sa.String),
+    sa.Column("cached", sa.Boolean, nullable=False),
+    sa.Column("at", sa.String, nullable=False),
+)
+
+budget_reservations = sa.Table(
+    "budget_reservations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("day", sa.String, nullable=False, index=True),
+    sa.Column("request_hash", sa.String, nullable=False),
+    sa.Column("reserved_usd", sa.Float, nullable=False),
+    sa.Column("actual_usd", sa.Float),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("at", sa.String, nullable=False),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("item_id", sa.String, nullable=False, index=True),
+    sa.Column("destination", sa.String, nullable=False),
+    sa.Column("purpose", sa.String, nullable=False),
+    sa.Column("connector", sa.String, nullable=False),
+    sa.Column("content_hash", sa.String, nullable=False),
+    sa.Column("state", sa.String, nullable=False),
+    sa.Column("receipt", sa.String),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.String, nullable=False),
+    sa.Column("updated_at", sa.String, nullable=False),
+    sa.UniqueConstraint("item_id", "destination", "purpose", name="uq_delivery_once"),
+)
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("item_id", sa.String, nullable=False, index=True),
+    sa.Column("decision", sa.String, nullable=False),
+    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("policy", sa.String),
+    sa.Column("note", sa.String),
+    sa.Column("at", sa.String, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String, nullable=False),
+    sa.Column("item_id", sa.String, index=True),
+    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("event", sa.String, nullable=False),
+    sa.Column("detail", sa.JSON),
+)

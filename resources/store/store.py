@@ -1,0 +1,509 @@
+"""The canonical store: work items and their state machine, ledgers, approvals, audit log.
+
+Every state change happens in a transaction together with its audit record, so the log and the
+state never disagree. Readers get plain dicts; nothing here knows about Dagster.
+"""
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from resources.store import schema as t
+from resources.store.engine import make_engine, migrate
+from resources.store.states import (
+    ALL_STATES,
+    BATCH_PENDING,
+    READY_TO_SEND,
+    RESTING,
+    check_transition,
+)
+
+Row = dict[str, Any]
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+def today() -> str:
+    return dt.datetime.now(dt.UTC).date().isoformat()
+
+
+@dataclass(frozen=True)
+class Registered:
+    item_id: str
+    state: str
+    duplicate_of: str | None
+    created: bool
+
+
+class BudgetExhausted(Exception):
+    """The day's budget cannot cover the worst case of the next call; nothing was spent."""
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        migrate(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def tx(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ---------------------------------------------------------------- audit
+    def _audit(
+        self,
+        conn: sa.Connection,
+        item_id: str | None,
+        actor: str,
+        event: str,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        conn.execute(
+            t.audit_log.insert().values(
+                at=now_iso(), item_id=item_id, actor=actor, event=event, detail=detail or {}
+            )
+        )
+
+    def audit(
+        self, item_id: str | None, actor: str, event: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        with self.tx() as conn:
+            self._audit(conn, item_id, actor, event, detail)
+
+    def audit_for(self, item_id: str) -> list[Row]:
+        query = t.audit_log.select().where(t.audit_log.c.item_id == item_id)
+        return self._all(query.order_by(t.audit_log.c.id))
+
+    # ---------------------------------------------------------------- items
+    def register(self, item: Row, *, batch: str | None, actor: str = "intake") -> Registered:
+        """Insert a new work item; a re-registration of the same id is a no-op (crash replay).
+
+        Duplicates (same Message-ID, or same sender and body) are recorded as such, pointing at
+        the first item that carried them.
+        """
+        with self.tx() as conn:
+            existing = conn.execute(
+                sa.select(t.work_items.c.state, t.work_items.c.duplicate_of).where(
+                    t.work_items.c.id == item["id"]
+                )
+            ).first()
+            if existing:
+                return Registered(item["id"], existing.state, existing.duplicate_of, False)
+            state = item.get("state", "received")
+            duplicate_of = None
+            if state == "received":
+                duplicate_of = self._find_original(conn, item)
+                if duplicate_of:
+                    state = "duplicate"
+            stamp = now_iso()
+            values = {
+                **item,
+                "state": state,
+                "duplicate_of": duplicate_of,
+                "batch": batch,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+            if duplicate_of:
+                values.update(reason_code="duplicate", reason=f"same message as {duplicate_of}")
+            conn.execute(t.work_items.insert().values(**values))
+            self._audit(
+                conn,
+                item["id"],
+                actor,
+                "registered",
+                {
+                    "state": state,
+                    "source": item.get("source"),
+                    "batch": values["batch"],
+                    "reason_code": values.get("reason_code"),
+                    "duplicate_of": duplicate_of,
+                },
+            )
+            return Registered(item["id"], state, duplicate_of, True)
+
+    def _find_original(self, conn: sa.Connection, item: Row) -> str | None:
+        wi = t.work_items
+        usable = wi.c.state.notin_(("quarantined", "duplicate"))
+        checks = []
+        if item.get("message_id"):
+            checks.append(wi.c.message_id == item["message_id"])
+        if item.get("content_hash"):
+            checks.append(wi.c.content_hash == item["content_hash"])
+        if not checks:
+            return None
+        row = conn.execute(
+            sa.select(wi.c.id).where(usable, sa.or_(*checks)).order_by(wi.c.created_at).limit(1)
+        ).first()
+        return row.id if row else None
+
+    def create_batch(self, key: str, trigger: str, item_count: int) -> None:
+        with self.tx() as conn:
+            exists = conn.execute(sa.select(t.batches.c.key).where(t.batches.c.key == key)).first()
+            if not exists:
+                conn.execute(
+                    t.batches.insert().values(
+                        key=key, trigger=trigger, item_count=item_count, created_at=now_iso()
+                    )
+                )
+
+    def transition(
+        self,
+        item_id: str,
+        target: str,
+        *,
+        actor: str,
+        reason_code: str | None = None,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+        expect: Sequence[str] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Move an item to `target`, with its audit record, atomically.
+
+        With `expect`, the move only happens from one of those states (returns False otherwise):
+        that is how two writers racing for one item settle who moves it.
+        """
+        if target not in ALL_STATES:
+            raise ValueError(f"unknown state {target!r}")
+        with self.tx() as conn:
+            current = conn.execute(
+                sa.select(t.work_items.c.state).where(t.work_items.c.id == item_id)
+            ).scalar_one()
+            if expect is not None and current not in expect:
+                return False
+            check_transition(current, target)
+            conn.execute(
+                t.work_items.update()
+                .where(t.work_items.c.id == item_id)
+                .values(
+                    state=target,
+                    reason_code=reason_code,
+                    reason=reason,
+                    updated_at=now_iso(),
+                    **fields,
+                )
+            )
+            self._audit(
+                conn,
+                item_id,
+                actor,
+                "state",
+                {"from": current, "to": target, "reason_code": reason_code, **(detail or {})},
+            )
+            return True
+
+    def update_fields(self, item_id: str, **fields: Any) -> None:
+        with self.tx() as conn:
+            conn.execute(
+                t.work_items.update()
+                .where(t.work_items.c.id == item_id)
+                .values(updated_at=now_iso(), **fields)
+            )
+
+    def get_item(self, item_id: str) -> Row | None:
+        rows = self._all(t.work_items.select().where(t.work_items.c.id == item_id))
+        return rows[0] if rows else None
+
+    def items(self, *, batch: str | None = None, states: Iterable[str] | None = None) -> list[Row]:
+        query = t.work_items.select()
+        if batch is not None:
+            query = query.where(t.work_items.c.batch == batch)
+        if states is not None:
+            query = query.where(t.work_items.c.state.in_(list(states)))
+        return self._all(query.order_by(t.work_items.c.created_at, t.work_items.c.id))
+
+    def state_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(ALL_STATES, 0)
+        query = sa.select(t.work_items.c.state, sa.func.count()).group_by(t.work_items.c.state)
+        with self.engine.connect() as conn:
+            for state, count in conn.execute(query):
+                counts[state] = count
+        return counts
+
+    def pending_batches(self) -> list[Row]:
+        """Batches that still hold items before the approval gate, oldest first."""
+        wi = t.work_items
+        query = (
+            sa.select(t.batches)
+            .where(
+                t.batches.c.key.in_(
+                    sa.select(wi.c.batch).where(wi.c.state.in_(BATCH_PENDING)).distinct()
+                )
+            )
+            .order_by(t.batches.c.created_at)
+        )
+        return self._all(query)
+
+    def bump_batch_attempt(self, key: str) -> None:
+        with self.tx() as conn:
+            conn.execute(
+                t.batches.update()
+                .where(t.batches.c.key == key)
+                .values(attempt=t.batches.c.attempt + 1)
+            )
+
+    def ready_to_send(self) -> list[Row]:
+        return self.items(states=READY_TO_SEND)
+
+    def unremembered(self) -> list[Row]:
+        wi = t.work_items
+        query = wi.select().where(
+            wi.c.state.in_(RESTING),
+            sa.or_(wi.c.remembered_state.is_(None), wi.c.remembered_state != wi.c.state),
+        )
+        return self._all(query.order_by(wi.c.created_at))
+
+    def in_flight_count(self) -> int:
+        query = sa.select(sa.func.count()).where(t.work_items.c.state.notin_(RESTING))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    # ---------------------------------------------------------------- approvals
+    def record_approval(
+        self, item_id: str, decision: str, *, actor: str, policy: str, note: str | None = None
+    ) -> None:
+        with self.tx() as conn:
+            conn.execute(
+                t.approvals.insert().values(
+                    item_id=item_id,
+                    decision=decision,
+                    actor=actor,
+                    policy=policy,
+                    note=note,
+                    at=now_iso(),
+                )
+            )
+            self._audit(conn, item_id, actor, "approval", {"decision": decision, "policy": policy})
+
+    # ---------------------------------------------------------------- agent outputs
+    def save_output(self, row: Row) -> None:
+        with self.tx() as conn:
+            key = (t.agent_outputs.c.item_id == row["item_id"]) & (
+                t.agent_outputs.c.asset == row["asset"]
+            )
+            conn.execute(t.agent_outputs.delete().where(key))
+            conn.execute(t.agent_outputs.insert().values(created_at=now_iso(), **row))
+
+    def get_output(self, item_id: str, asset: str) -> Row | None:
+        rows = self._all(
+            t.agent_outputs.select().where(
+                (t.agent_outputs.c.item_id == item_id) & (t.agent_outputs.c.asset == asset)
+            )
+        )
+        return rows[0] if rows else None
+
+    def outputs_for(self, item_id: str) -> list[Row]:
+        return self._all(t.agent_outputs.select().where(t.agent_outputs.c.item_id == item_id))
+
+    # ---------------------------------------------------------------- model-call ledger
+    def get_call(self, request_hash: str) -> Row | None:
+        rows = self._all(t.model_calls.select().where(t.model_calls.c.request_hash == request_hash))
+        return rows[0] if rows else None
+
+    def reserve(self, request_hash: str, worst_case_usd: float, daily_budget_usd: float) -> int:
+        """Reserve the worst case of a call against today's budget, or raise BudgetExhausted."""
+        day = today()
+        br = t.budget_reservations
+        with self.tx() as conn:
+            committed = conn.execute(
+                sa.select(
+                    sa.func.coalesce(
+                        sa.func.sum(
+                            sa.case(
+                                (br.c.status == "settled", br.c.actual_usd), else_=br.c.reserved_usd
+                            )
+                        ),
+                        0.0,
+                    )
+                ).where(br.c.day == day, br.c.status != "released")
+            ).scalar_one()
+            if committed + worst_case_usd > daily_budget_usd + 1e-12:
+                self._audit(
+                    conn,
+                    None,
+                    "budget",
+                    "budget_refused",
+                    {
+                        "day": day,
+                        "committed_usd": committed,
+                        "worst_case_usd": worst_case_usd,
+                        "budget_usd": daily_budget_usd,
+                    },
+                )
+                raise BudgetExhausted(
+                    f"daily budget {daily_budget_usd:.4f} USD would be exceeded "
+                    f"(committed {committed:.4f}, next call up to {worst_case_usd:.4f})"
+                )
+            result = conn.execute(
+                br.insert().values(
+                    day=day,
+                    request_hash=request_hash,
+                    reserved_usd=worst_case_usd,
+                    status="reserved",
+                    at=now_iso(),
+                )
+            )
+            (reservation_id,) = result.inserted_primary_key or (0,)
+            return int(reservation_id)
+
+    def release(self, reservation_id: int) -> None:
+        with self.tx() as conn:
+            conn.execute(
+                t.budget_reservations.update()
+                .where(t.budget_reservations.c.id == reservation_id)
+                .values(status="released")
+            )
+
+    def record_call(self, reservation_id: int, call: Row) -> None:
+        """Store a paid call's response and cost, and settle its reservation, in one step."""
+        with self.tx() as conn:
+            conn.execute(t.model_calls.insert().values(created_at=now_iso(), **call))
+            conn.execute(
+                t.budget_reservations.update()
+                .where(t.budget_reservations.c.id == reservation_id)
+                .values(status="settled", actual_usd=call["cost_usd"])
+            )
+
+    def record_use(
+        self,
+        request_hash: str,
+        *,
+        item_id: str | None,
+        run_id: str | None,
+        asset: str | None,
+        cached: bool,
+    ) -> None:
+        with self.tx() as conn:
+            conn.execute(
+                t.call_uses.insert().values(
+                    request_hash=request_hash,
+                    item_id=item_id,
+                    run_id=run_id,
+                    asset=asset,
+                    cached=cached,
+                    at=now_iso(),
+                )
+            )
+
+    def spent_today(self) -> float:
+        br = t.budget_reservations
+        query = sa.select(sa.func.coalesce(sa.func.sum(br.c.actual_usd), 0.0)).where(
+            br.c.day == today(), br.c.status == "settled"
+        )
+        with self.engine.connect() as conn:
+            return float(conn.execute(query).scalar_one())
+
+    def call_totals(self, since: str | None = None) -> Row:
+        """Paid calls, their tokens and cost, and cache hits (optionally since a timestamp)."""
+        mc, cu = t.model_calls, t.call_uses
+        with self.engine.connect() as conn:
+            paid = conn.execute(
+                sa.select(
+                    sa.func.count(),
+                    sa.func.coalesce(sa.func.sum(mc.c.tokens_in), 0),
+                    sa.func.coalesce(sa.func.sum(mc.c.tokens_out), 0),
+                    sa.func.coalesce(sa.func.sum(mc.c.cost_usd), 0.0),
+                ).where(mc.c.created_at >= (since or ""))
+            ).one()
+            hits = conn.execute(
+                sa.select(sa.func.count()).where(cu.c.cached.is_(True), cu.c.at >= (since or ""))
+            )
+            return {
+                "model_calls": int(paid[0]),
+                "tokens_in": int(paid[1]),
+                "tokens_out": int(paid[2]),
+                "cost_usd": float(paid[3]),
+                "cache_hits": int(hits.scalar_one()),
+            }
+
+    # ---------------------------------------------------------------- delivery ledger
+    def delivery_intent(self, row: Row) -> Row:
+        """Record the intent to deliver, once per (item, destination, purpose); return the row."""
+        d = t.deliveries
+        with self.tx() as conn:
+            found = (
+                conn.execute(
+                    d.select().where(
+                        d.c.item_id == row["item_id"],
+                        d.c.destination == row["destination"],
+                        d.c.purpose == row["purpose"],
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if found:
+                return dict(found)
+            stamp = now_iso()
+            values = {
+                **row,
+                "state": "intent",
+                "attempts": 0,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+            conn.execute(d.insert().values(**values))
+            self._audit(
+                conn,
+                row["item_id"],
+                "delivery",
+                "delivery_intent",
+                {
+                    "delivery_id": row["id"],
+                    "connector": row["connector"],
+                    "purpose": row["purpose"],
+                },
+            )
+            return values
+
+    def delivery_mark(
+        self, delivery_id: str, state: str, *, receipt: str | None = None, attempted: bool = False
+    ) -> None:
+        d = t.deliveries
+        with self.tx() as conn:
+            item_id = conn.execute(sa.select(d.c.item_id).where(d.c.id == delivery_id)).scalar_one()
+            values: Row = {"state": state, "updated_at": now_iso()}
+            if receipt is not None:
+                values["receipt"] = receipt
+            if attempted:
+                values["attempts"] = d.c.attempts + 1
+            conn.execute(d.update().where(d.c.id == delivery_id).values(**values))
+            self._audit(
+                conn,
+                item_id,
+                "delivery",
+                f"delivery_{state}",
+                {"delivery_id": delivery_id, "receipt": receipt},
+            )
+
+    def delivery_state(self, delivery_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(t.deliveries.c.state).where(t.deliveries.c.id == delivery_id)
+            ).scalar()
+
+    def deliveries_for(self, item_id: str) -> list[Row]:
+        return self._all(
+            t.deliveries.select()
+            .where(t.deliveries.c.item_id == item_id)
+            .order_by(t.deliveries.c.created_at)
+        )
+
+    def all_deliveries(self) -> list[Row]:
+        return self._all(t.deliveries.select().order_by(t.deliveries.c.created_at))
+
+    # ---------------------------------------------------------------- helpers
+    def _all(self, query: sa.Select[Any]) -> list[Row]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]

@@ -1,0 +1,6 @@
+"""Sensors: the triggers from the outside world (files arriving, outcomes waiting)."""
+
+from sensors.inbox import inbox_sensor
+from sensors.outcomes import outcomes_sensor
+
+ALL_SENSORS = [inbox_sensor, outcomes_sensor]

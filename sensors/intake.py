@@ -1,0 +1,185 @@
+"""Intake: claim complete files atomically, register them as work items, quarantine the rest.
+
+Claiming is a rename into `<home>/intake/claimed/`: of two ticks or two processes racing for one
+file exactly one rename succeeds. A claimed file is registered under a deterministic item id
+(derived from its claimed name) *before* it is moved to its resting place, so a crash at any
+point is replayed on the next tick without losing or doubling an item.
+"""
+
+import hashlib
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ops_assets.config import Config
+from ops_assets.home import Home
+from resources.store import Store
+from sensors.parsing import ParsedMessage, UnusableInput, parse_input
+
+SEPARATOR = "--"
+
+
+@dataclass
+class TickResult:
+    batches: list[str] = field(default_factory=list)
+    registered: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    waiting: int = 0
+
+
+def _sources(home: Home, config: Config) -> list[Path]:
+    return [home.inbox, *(Path(m).expanduser() / "new" for m in config.intake.maildirs)]
+
+
+def complete_files(folders: list[Path], *, settle_s: float, now: float) -> list[Path]:
+    """Files that look finished: not hidden, not `*.tmp`, unchanged for `settle_s`."""
+    found = []
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name.endswith(".tmp"):
+                continue
+            try:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                mtime = entry.stat(follow_symlinks=False).st_mtime
+            except FileNotFoundError:
+                continue  # taken by another claimer between scandir and stat
+            if now - mtime >= settle_s:
+                found.append((mtime, entry.name, Path(entry.path)))
+    return [path for _, _, path in sorted(found)]
+
+
+def claim(path: Path, claimed_dir: Path) -> Path | None:
+    target = claimed_dir / f"{time.time_ns()}-{secrets.token_hex(3)}{SEPARATOR}{path.name}"
+    try:
+        os.rename(path, target)
+    except FileNotFoundError:
+        return None  # someone else claimed it first
+    return target
+
+
+def original_name(claimed: Path) -> str:
+    return claimed.name.split(SEPARATOR, 1)[-1]
+
+
+def item_id_for(claimed: Path) -> str:
+    return "itm_" + hashlib.sha256(claimed.name.encode()).hexdigest()[:16]
+
+
+def batch_key(item_ids: list[str], now: float) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    digest = hashlib.sha256("|".join(sorted(item_ids)).encode()).hexdigest()[:8]
+    return f"intake-{stamp}-{digest}"
+
+
+def tick(
+    store: Store, home: Home, config: Config, *, now: float | None = None, trigger: str = "inbox"
+) -> TickResult:
+    """One sensor tick's worth of intake: bounded, never raising on bad input."""
+    now = time.time() if now is None else now
+    result = TickResult()
+    leftovers = sorted(p for p in home.claimed.iterdir() if p.is_file())
+    ready = complete_files(_sources(home, config), settle_s=config.intake.settle_s, now=now)
+    ready = ready[: config.intake.max_files_per_tick]
+    batching = config.batching
+    if ready and not leftovers and len(ready) < batching.max_items:
+        oldest_age = now - min(p.stat().st_mtime for p in ready if p.exists())
+        if oldest_age < batching.max_wait_s:
+            result.waiting = len(ready)  # let the batch fill a little longer
+            return result
+    claimed = leftovers + [c for c in (claim(p, home.claimed) for p in ready) if c is not None]
+    for start in range(0, len(claimed), batching.max_items):
+        chunk = claimed[start : start + batching.max_items]
+        key = batch_key([item_id_for(c) for c in chunk], now)
+        store.create_batch(key, trigger, len(chunk))
+        result.batches.append(key)
+        for path in chunk:
+            _register(store, home, config, path, key, result)
+    return result
+
+
+def _register(
+    store: Store, home: Home, config: Config, claimed: Path, batch: str, result: TickResult
+) -> None:
+    item_id, name = item_id_for(claimed), original_name(claimed)
+    limits = config.intake
+    try:
+        size = claimed.stat().st_size
+        if size > limits.max_bytes:
+            raise UnusableInput("oversize", f"{size} bytes is over the {limits.max_bytes} limit")
+        parsed = parse_input(
+            name,
+            claimed.read_bytes(),
+            max_bytes=limits.max_bytes,
+            max_body_chars=limits.max_body_chars,
+        )
+    except UnusableInput as unusable:
+        resting = home.quarantine / f"{item_id}{SEPARATOR}{name}"
+        store.register(
+            {
+                "id": item_id,
+                "source": name,
+                "kind": "unusable",
+                "state": "quarantined",
+                "reason_code": unusable.code,
+                "reason": unusable.reason,
+                "original_path": str(resting),
+            },
+            batch=batch,
+        )
+        _move(claimed, resting)
+        resting.with_name(resting.name + ".reason.json").write_text(
+            json.dumps(
+                {
+                    "item_id": item_id,
+                    "source": name,
+                    "reason_code": unusable.code,
+                    "reason": unusable.reason,
+                },
+                indent=2,
+            )
+        )
+        result.quarantined += 1
+        return
+    resting = home.originals / f"{item_id}{Path(name).suffix or '.eml'}"
+    registered = store.register(item_fields(item_id, name, parsed, resting), batch=batch)
+    _move(claimed, resting)
+    result.registered += registered.created
+    result.duplicates += registered.state == "duplicate"
+
+
+def _move(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)
+
+
+def item_fields(item_id: str, name: str, parsed: ParsedMessage, resting: Path) -> dict[str, Any]:
+    content = f"{parsed.sender}\x00{' '.join(parsed.body.split())}"
+    return {
+        "id": item_id,
+        "source": name,
+        "kind": parsed.kind,
+        "sender": parsed.sender,
+        "sender_name": parsed.sender_name,
+        "recipients": list(parsed.to),
+        "reply_to": parsed.reply_to,
+        "subject": parsed.subject,
+        "body": parsed.body,
+        "message_id": parsed.message_id,
+        "in_reply_to": parsed.in_reply_to,
+        "references": list(parsed.references),
+        "received_at": parsed.received_at,
+        "headers": parsed.headers,
+        "has_attachments": parsed.has_attachments,
+        "content_hash": hashlib.sha256(content.encode()).hexdigest(),
+        "original_path": str(resting),
+    }

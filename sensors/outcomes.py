@@ -1,0 +1,32 @@
+"""The outcomes sensor: when items are ready to send or have new outcomes to remember, launch
+the delivery-and-memory job. The run key is derived from what is waiting, so the same
+waiting set launches one run."""
+
+import hashlib
+
+import dagster as dg
+
+from ops_assets.defs.jobs import OUTCOMES_JOB
+from resources.store.resource import StoreResource
+
+
+def outcomes_run_key(rows: list[dict]) -> str:  # type: ignore[type-arg]
+    marks = sorted(f"{r['id']}:{r['state']}:{r['updated_at']}" for r in rows)
+    return "outcomes-" + hashlib.sha256("|".join(marks).encode()).hexdigest()[:16]
+
+
+@dg.sensor(
+    job_name=OUTCOMES_JOB, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING
+)
+def outcomes_sensor(
+    context: dg.SensorEvaluationContext, store: StoreResource
+) -> dg.RunRequest | dg.SkipReason:
+    """Launches delivery and memory for approved items and new outcomes."""
+    st = store.get()
+    waiting = st.ready_to_send() + st.unremembered()
+    if not waiting:
+        return dg.SkipReason("nothing ready to send or remember")
+    return dg.RunRequest(
+        run_key=outcomes_run_key(waiting),
+        tags={"opsbench/trigger": "outcomes", "opsbench/reason": f"{len(waiting)} waiting"},
+    )

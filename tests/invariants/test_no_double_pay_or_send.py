@@ -1,0 +1,163 @@
+"""Invariants 2 and 3: re-execution pays no model call twice and sends no message twice."""
+
+import dagster as dg
+from conftest import SAMPLES, drop
+
+from ops_assets.config import load_config
+from ops_assets.defs.delivery import assets as delivery_module
+from ops_assets.defs.delivery.assets import delivery
+from ops_assets.defs.memory.assets import episodic_memory
+from ops_assets.defs.reply_draft.assets import reply_draft
+from ops_assets.defs.triage.assets import triage
+from resources.connectors.outbox import FileOutbox
+from sensors.intake import tick
+
+
+def _batch(bench) -> str:
+    drop(bench.home.inbox, sorted(SAMPLES.iterdir()))
+    (key,) = tick(bench.store, bench.home, load_config()).batches
+    bench.add_batch_partition(key)
+    return key
+
+
+def _materialize(bench, assets, key=None, **kw) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        assets, partition_key=key, resources=bench.resources, instance=bench.instance, **kw
+    )
+
+
+def test_rematerializing_a_batch_makes_no_new_calls_and_no_new_deliveries(bench) -> None:
+    key = _batch(bench)
+    _materialize(bench, [triage, reply_draft], key)
+    _materialize(bench, [delivery, episodic_memory])
+    paid = bench.store.call_totals()["model_calls"]
+    sent = sorted(p.name for p in bench.home.outbox.iterdir())
+    states = {i["id"]: i["state"] for i in bench.store.items()}
+
+    again = _materialize(bench, [triage, reply_draft], key)
+    _materialize(bench, [delivery, episodic_memory])
+    assert bench.store.call_totals()["model_calls"] == paid
+    for asset in ("triage", "reply_draft"):
+        (mat,) = again.asset_materializations_for_node(asset)
+        assert mat.metadata["model_calls"].value == 0
+        assert mat.metadata["cache_hits"].value > 0
+    assert sorted(p.name for p in bench.home.outbox.iterdir()) == sent
+    assert {i["id"]: i["state"] for i in bench.store.items()} == states
+    assert all(len(bench.store.deliveries_for(i)) <= 1 for i in states)
+
+
+def test_a_changed_output_after_delivery_is_a_proposed_correction(bench, monkeypatch) -> None:
+    from resources.llm.resource import LLMResource
+    from resources.llm.scripted import ScriptedModel
+
+    key = _batch(bench)
+    _materialize(bench, [triage, reply_draft], key)
+    _materialize(bench, [delivery])
+    delivered = [i["id"] for i in bench.store.items(states=["delivered"])]
+    sent = sorted(p.name for p in bench.home.outbox.iterdir())
+    assert delivered
+
+    class NewVoice(LLMResource):
+        def scripted_model(self) -> ScriptedModel:
+            return ScriptedModel(
+                {
+                    "reply_draft": lambda text: {
+                        "body": "Hello again! A different answer with enough words to pass checks."
+                    }
+                }
+            )
+
+    bench.resources["llm"] = NewVoice(settings=bench.resources["settings"])
+    # A new answer needs a new request: change the temperature so the ledger key changes.
+    config_file = bench.home.root / "c.yaml"
+    config_file.write_text(
+        (SAMPLES.parent.parent / "ops_assets" / "sample_config.yaml")
+        .read_text()
+        .replace("temperature: 0.0", "temperature: 0.1")
+    )
+    monkeypatch.setenv("OPSBENCH_CONFIG", str(config_file))
+    _materialize(bench, [triage, reply_draft], key)
+    _materialize(bench, [delivery])
+    for item_id in delivered:
+        item = bench.store.get_item(item_id)
+        assert (item["state"], item["reason_code"]) == ("awaiting_human", "proposed_correction")
+    assert sorted(p.name for p in bench.home.outbox.iterdir()) == sent
+
+
+class _Counting(FileOutbox):
+    sends = 0
+
+    def send(self, payload: bytes, idempotency_key: str):
+        type(self).sends += 1
+        return super().send(payload, idempotency_key)
+
+
+def test_a_crash_between_send_and_record_does_not_send_twice(bench, monkeypatch) -> None:
+    key = _batch(bench)
+    _materialize(bench, [triage, reply_draft], key)
+    ready = len(bench.store.ready_to_send())
+    monkeypatch.setattr(
+        "resources.connectors.outbox.OutboxResource.connector",
+        lambda self: _Counting(self.settings.home_dir().outbox),
+    )
+    original = bench.store.delivery_mark
+    crashed = []
+
+    def crash_after_send(delivery_id, state, **kw):
+        if state == "sent" and not crashed:
+            crashed.append(delivery_id)
+            raise RuntimeError("power cut after the send, before the ledger write")
+        return original(delivery_id, state, **kw)
+
+    monkeypatch.setattr(bench.store, "delivery_mark", crash_after_send)
+    first = _materialize(bench, [delivery], raise_on_error=False)
+    assert not first.success and crashed
+    monkeypatch.setattr(bench.store, "delivery_mark", original)
+    assert _materialize(bench, [delivery]).success
+
+    assert _Counting.sends == ready  # the crashed one was looked up, not sent again
+    assert len(list(bench.home.outbox.glob("*.eml"))) == ready
+    (row,) = [d for d in bench.store.all_deliveries() if d["id"] == crashed[0]]
+    assert row["state"] == "confirmed"
+    assert len(bench.store.items(states=["delivered"])) == ready
+
+
+def test_without_far_side_dedupe_an_unconfirmed_send_waits_for_a_human(bench, monkeypatch) -> None:
+    class NoDedupe(_Counting):
+        can_dedupe = False
+
+    key = _batch(bench)
+    _materialize(bench, [triage, reply_draft], key)
+    (item, *_) = bench.store.ready_to_send()
+    monkeypatch.setattr(
+        "resources.connectors.outbox.OutboxResource.connector",
+        lambda self: NoDedupe(self.settings.home_dir().outbox),
+    )
+    # Simulate a crash after an attempt whose receipt never came back.
+    draft = bench.store.get_output(item["id"], "reply_draft")["output"]
+    key_ = delivery_module.delivery_id(item["id"], draft["to"], delivery_module.PURPOSE)
+    bench.store.delivery_intent(
+        {
+            "id": key_,
+            "item_id": item["id"],
+            "destination": draft["to"],
+            "purpose": "reply",
+            "connector": "outbox",
+            "content_hash": "x",
+        }
+    )
+    bench.store.delivery_mark(key_, "intent", attempted=True)
+    NoDedupe.sends = 0
+    assert _materialize(bench, [delivery]).success
+    held = bench.store.get_item(item["id"])
+    assert (held["state"], held["reason_code"]) == ("awaiting_human", "delivery_unconfirmed")
+    assert not (bench.home.outbox / f"{key_}.eml").exists()
+
+
+def test_delivery_drains_only_ready_items(bench) -> None:
+    key = _batch(bench)
+    _materialize(bench, [triage, reply_draft], key)
+    before = {i["id"] for i in bench.store.items(states=["awaiting_human", "no_action"])}
+    _materialize(bench, [delivery])
+    assert not bench.store.ready_to_send()
+    assert {i["id"] for i in bench.store.items(states=["awaiting_human", "no_action"])} == before

@@ -1,0 +1,142 @@
+"""The agent chain, materialized in process on the scripted model."""
+
+import json
+
+import dagster as dg
+from conftest import SAMPLES, drop
+
+from ops_assets.config import load_config
+from ops_assets.defs.delivery.assets import delivery
+from ops_assets.defs.memory.assets import episodic_memory
+from ops_assets.defs.reply_draft.assets import reply_draft
+from ops_assets.defs.triage.assets import triage
+from resources.memory import EpisodicMemory
+from sensors.intake import tick
+
+
+def _intake(bench) -> str:
+    drop(bench.home.inbox, sorted(SAMPLES.iterdir()))
+    result = tick(bench.store, bench.home, load_config())
+    assert len(result.batches) == 1
+    bench.add_batch_partition(result.batches[0])
+    return result.batches[0]
+
+
+def _run_batch(bench, key: str) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [triage, reply_draft], partition_key=key, resources=bench.resources, instance=bench.instance
+    )
+
+
+def _run_outcomes(bench) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [delivery, episodic_memory],
+        resources=bench.resources,
+        instance=bench.instance,
+        selection=dg.AssetSelection.assets("delivery", "episodic_memory"),
+    )
+
+
+def test_samples_flow_to_delivered_and_no_action(bench) -> None:
+    key = _intake(bench)
+    assert _run_batch(bench, key).success
+    assert _run_outcomes(bench).success
+
+    items = {i["source"]: i for i in bench.store.items()}
+    states = {name: item["state"] for name, item in items.items()}
+    assert all(state in ("delivered", "no_action", "awaiting_human") for state in states.values())
+    delivered = [i for i in items.values() if i["state"] == "delivered"]
+    assert delivered, states
+    assert all(i["category"] in ("support", "billing") for i in delivered)
+    for item in items.values():
+        if item["category"] in ("sales", "other"):
+            assert (item["state"], item["reason_code"]) == (
+                "awaiting_human",
+                "no_agent_for_category",
+            )
+    auto = [
+        i
+        for i in items.values()
+        if i["reason_code"] in ("auto_reply", "bulk", "mailing_list", "spam_rule")
+    ]
+    assert len(auto) >= 2 and all(i["state"] == "no_action" for i in auto)
+
+    outbox = sorted(bench.home.outbox.glob("*.eml"))
+    assert len(outbox) == len(delivered)
+    for item in delivered:
+        (dlv,) = bench.store.deliveries_for(item["id"])
+        assert dlv["state"] == "confirmed"
+        text = (bench.home.outbox / f"{dlv['id']}.eml").read_text()
+        assert f"Message-ID: <{dlv['id']}@" in text
+        assert "Subject: Re: " in text and f"To: {item['sender']}" in text
+        assert "Northwind Studio" in text  # signature from the persona
+
+    memory = EpisodicMemory(bench.home.memory).rows()
+    assert {r["item_id"] for r in memory} == set(i["id"] for i in items.values())
+    assert all(r["run_id"] and r["batch"] for r in memory)
+
+
+def test_materialization_metadata_has_counts_not_text(bench) -> None:
+    key = _intake(bench)
+    result = _run_batch(bench, key)
+    for asset in ("triage", "reply_draft"):
+        (mat,) = [m for m in result.asset_materializations_for_node(asset)]
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        for field in (
+            "rows",
+            "model_calls",
+            "cache_hits",
+            "tokens_in",
+            "tokens_out",
+            "cost_usd",
+            "prompt_version",
+            "model",
+            "failures",
+        ):
+            assert field in meta, (asset, field)
+        assert meta["model_calls"] > 0 and meta["cost_usd"] > 0
+        assert meta["prompt_version"].startswith(asset)
+        dumped = json.dumps(meta, default=str)
+        for item in bench.store.items():
+            assert item["subject"] not in dumped  # ids and counts only
+
+
+def test_prompt_hash_is_the_code_version(bench) -> None:
+    from ops_assets.defs.reply_draft import prompt as reply_prompt
+    from ops_assets.defs.triage import prompt as triage_prompt
+
+    defs = dg.Definitions(assets=[triage, reply_draft])
+    graph = defs.resolve_asset_graph()
+    assert graph.get(dg.AssetKey("triage")).code_version == triage_prompt.VERSION
+    assert graph.get(dg.AssetKey("reply_draft")).code_version == reply_prompt.VERSION
+
+
+def test_blocking_check_holds_the_whole_batch_when_drafts_fail(bench, monkeypatch) -> None:
+    from resources.llm.resource import LLMResource
+    from resources.llm.scripted import ScriptedModel
+
+    class PlaceholderLLM(LLMResource):
+        def scripted_model(self) -> ScriptedModel:
+            return ScriptedModel(
+                {
+                    "reply_draft": lambda _text: {
+                        "body": "Hi [Customer's Name], thanks! We will get back to you soon."
+                    }
+                }
+            )
+
+    bench.resources["llm"] = PlaceholderLLM(settings=bench.resources["settings"])
+    key = _intake(bench)
+    result = dg.materialize(
+        [triage, reply_draft],
+        partition_key=key,
+        resources=bench.resources,
+        instance=bench.instance,
+        raise_on_error=False,
+    )
+    checks = result.get_asset_check_evaluations()
+    assert [c.passed for c in checks] == [False]
+    assert not bench.store.ready_to_send()
+    drafted = [i for i in bench.store.items() if i["route"] == "reply_draft"]
+    assert drafted and all(i["state"] == "awaiting_human" for i in drafted)
+    assert {i["reason_code"] for i in drafted} <= {"placeholder", "batch_blocked"}

@@ -1,0 +1,133 @@
+"""The CLI contract: stdout carries only the result, exit codes mean what the README says."""
+
+import json
+import subprocess
+
+import pytest
+from conftest import OPSBENCH, SAMPLES
+
+from resources.store import ALL_STATES
+
+pytestmark = pytest.mark.slow
+
+
+def opsbench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*OPSBENCH, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_demo_json_accounts_for_every_sample_and_items_agree(tmp_path) -> None:
+    home = tmp_path / "h"
+    before = sorted((p.name, p.read_bytes()) for p in SAMPLES.iterdir())
+    done = opsbench(
+        "demo", "--inbox", str(SAMPLES), "--home", str(home), "--llm", "scripted", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)  # exactly one JSON object on stdout
+    assert set(summary) >= {
+        "home",
+        "items",
+        "states",
+        "categories",
+        "model_calls",
+        "cache_hits",
+        "tokens_in",
+        "tokens_out",
+        "cost_usd",
+        "elapsed_s",
+    }
+    assert set(summary["states"]) == set(ALL_STATES)
+    assert summary["items"] == len(before) == sum(summary["states"].values())
+    assert summary["states"]["delivered"] > 0 and summary["model_calls"] > 0
+    assert sorted((p.name, p.read_bytes()) for p in SAMPLES.iterdir()) == before  # untouched
+
+    listed = opsbench("items", "--home", str(home), "--json")
+    records = json.loads(listed.stdout)
+    assert sorted(r["source"] for r in records) == sorted(name for name, _ in before)
+    for record in records:
+        assert set(record) == {
+            "id",
+            "source",
+            "batch",
+            "sender",
+            "subject",
+            "category",
+            "state",
+            "reason_code",
+            "reason",
+            "duplicate_of",
+            "deliveries",
+        }
+        if record["state"] == "delivered":
+            (delivery_id,) = record["deliveries"]
+            assert (home / "outbox" / f"{delivery_id}.eml").exists()
+
+    again = opsbench(
+        "demo", "--inbox", str(SAMPLES), "--home", str(home), "--llm", "scripted", "--json"
+    )
+    second = json.loads(again.stdout)
+    assert second["items"] == 2 * len(before)
+    assert second["states"]["duplicate"] == len(before)  # same Message-IDs: recorded, not redone
+    assert second["model_calls"] == 0
+
+    shown = opsbench("show", records[0]["id"], "--home", str(home), "--json")
+    story = json.loads(shown.stdout)
+    assert story["item"]["id"] == records[0]["id"] and story["audit"]
+
+
+def test_config_error_exits_2_with_a_clear_message(tmp_path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("identity: {}\nrouting: {}\n")
+    done = opsbench(
+        "demo",
+        "--inbox",
+        str(SAMPLES),
+        "--home",
+        str(tmp_path / "h"),
+        "--config",
+        str(bad),
+        "--llm",
+        "scripted",
+        "--json",
+    )
+    assert done.returncode == 2
+    assert "identity.business_name" in done.stderr and done.stdout == ""
+
+
+def test_timeout_exits_3(tmp_path) -> None:
+    done = opsbench(
+        "demo",
+        "--inbox",
+        str(SAMPLES),
+        "--home",
+        str(tmp_path / "h"),
+        "--llm",
+        "scripted",
+        "--timeout",
+        "0",
+        "--json",
+    )
+    assert done.returncode == 3
+    assert json.loads(done.stdout)["items"] >= 0
+
+
+def test_unknown_llm_is_a_config_error(tmp_path) -> None:
+    done = opsbench(
+        "demo", "--inbox", str(SAMPLES), "--home", str(tmp_path / "h"), "--llm", "nonsense"
+    )
+    assert done.returncode == 2 and "unknown --llm" in done.stderr
+
+
+def test_retry_releases_a_held_item(tmp_path) -> None:
+    home = tmp_path / "h"
+    opsbench("demo", "--inbox", str(SAMPLES), "--home", str(home), "--llm", "scripted")
+    records = json.loads(opsbench("items", "--home", str(home), "--json").stdout)
+    held = next(r for r in records if r["state"] == "awaiting_human")
+    done = opsbench("retry", held["id"], "--home", str(home))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["batch"].startswith("retry-")
+    refused = opsbench(
+        "retry", next(r["id"] for r in records if r["state"] == "delivered"), "--home", str(home)
+    )
+    assert refused.returncode == 1 and "only" in refused.stderr

@@ -1,0 +1,40 @@
+"""The config file: the sample is valid, errors are clear and name the field."""
+
+import pytest
+
+from ops_assets.config import SAMPLE_CONFIG, ConfigError, load_config
+
+
+def test_the_sample_config_is_valid() -> None:
+    config = load_config()
+    assert config.identity.business_name
+    assert config.route_for("support") == "reply_draft"
+    assert config.route_for("sales") == "human"
+
+
+def test_env_var_selects_the_file(monkeypatch, tmp_path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(SAMPLE_CONFIG.read_text().replace("Northwind Studio", "Acme"))
+    monkeypatch.setenv("OPSBENCH_CONFIG", str(path))
+    assert load_config().identity.business_name == "Acme"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("max_items: 25", "max_items: 0"), "batching.max_items"),
+        (("  support: reply_draft", "  supprot: reply_draft"), "unknown categories"),
+        (("tone:", "tonne:"), "identity.tonne"),
+        (("identity:", "identity: [oops"), "cannot read config"),
+    ],
+)
+def test_errors_name_what_is_wrong(tmp_path, change, message) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(SAMPLE_CONFIG.read_text().replace(*change, 1))
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_missing_file_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
