@@ -21,6 +21,8 @@ from resources.store import Store
 from sensors.parsing import ParsedMessage, UnusableInput, parse_input
 
 SEPARATOR = "--"
+# A claimed file still unregistered after this long belongs to a tick that died.
+ORPHAN_AFTER_S = 30.0
 
 
 @dataclass
@@ -67,6 +69,16 @@ def claim(path: Path, claimed_dir: Path) -> Path | None:
     return target
 
 
+def orphans(claimed_dir: Path, now: float) -> list[Path]:
+    """Claimed files whose claimer died before registering them (the claim time is in the name)."""
+    found = []
+    for path in sorted(claimed_dir.iterdir()):
+        stamp = path.name.split("-", 1)[0]
+        if stamp.isdigit() and now - int(stamp) / 1e9 >= ORPHAN_AFTER_S:
+            found.append(path)
+    return found
+
+
 def original_name(claimed: Path) -> str:
     return claimed.name.split(SEPARATOR, 1)[-1]
 
@@ -87,7 +99,7 @@ def tick(
     """One sensor tick's worth of intake: bounded, never raising on bad input."""
     now = time.time() if now is None else now
     result = TickResult()
-    leftovers = sorted(p for p in home.claimed.iterdir() if p.is_file())
+    leftovers = orphans(home.claimed, now)
     ready = complete_files(_sources(home, config), settle_s=config.intake.settle_s, now=now)
     ready = ready[: config.intake.max_files_per_tick]
     batching = config.batching
@@ -150,7 +162,7 @@ def _register(
         )
         result.quarantined += 1
         return
-    resting = home.originals / f"{item_id}{Path(name).suffix or '.eml'}"
+    resting = home.originals / f"{item_id}.{parsed.kind}"
     registered = store.register(item_fields(item_id, name, parsed, resting), batch=batch)
     _move(claimed, resting)
     result.registered += registered.created

@@ -3,10 +3,13 @@
 This module is deliberately pure and stdlib-only: it takes a file name and its bytes and either
 returns a normalised ``ParsedMessage`` or raises ``UnusableInput`` with a stable reason code, so
 the caller can quarantine the file. Intake files are attacker-controlled, so the contract is that
-*no other exception escapes*, whatever the bytes are. The stdlib ``email`` package is tolerant but
-its modern header parser raises ``IndexError``/``AttributeError``/``TypeError`` on some malformed
-address and msg-id headers, and ``html.parser`` is quadratic on some unclosed markup; both are
-guarded below.
+*no other exception escapes*, whatever the bytes are, and that hostile bytes stay cheap.
+
+The stdlib is tolerant but not hardened, so three things are guarded below: the modern header
+parser (``email.policy.default``) raises ``IndexError``/``AttributeError``/``TypeError`` on some
+malformed headers and is quadratic on long ones, so address and id headers are read raw and
+MIME header sizes are budgeted before parsing; ``message_from_bytes`` itself can raise on a bad
+Content-Type; and ``html.parser`` is quadratic on unclosed markup, so HTML is defused first.
 
 Reasons attached to ``UnusableInput`` are one short line describing *what* is wrong. They never
 quote message body text, because quarantine reasons end up in logs and dashboards.
@@ -79,6 +82,8 @@ class UnusableInput(Exception):
 
 @dataclass(frozen=True)
 class ParsedMessage:
+    """One intake file, normalised: single-line headers, plain-text body, bare addresses."""
+
     kind: str  # "eml" or "json"
     sender: str  # bare lower-cased address, never ""
     sender_name: str
@@ -124,7 +129,9 @@ def parse_input(
 
 # Maildir names look like "1700000000.M12P34.host.example:2,S": PurePath.suffix would call that
 # ".example:2,S", so recognise the shape (timestamp, unique part, host) before asking for a suffix.
-_MAILDIR_NAME = re.compile(r"^\d{9,}\.[A-Za-z0-9_-]+\.[^/\\]+$")
+# Unique parts are digits and upper-case tags (M, P, Q, V, I, R, _), so "1710000000.report.pdf"
+# still counts as a PDF.
+_MAILDIR_NAME = re.compile(r"^\d{9,}\.[A-Z0-9_]*\d[A-Z0-9_]*\.[^/\\]+$")
 
 
 def _suffix(name: str) -> str:
@@ -178,7 +185,8 @@ def _token(text: str) -> str:
 
 # --------------------------------------------------------------------------- addresses
 
-_BAD_ADDRESS_CHARS = re.compile(r"[\s\x00-\x1f\x7f<>(),;:\"\[\]\\]")
+# Surrogates and U+FFFD mean undecodable bytes: such an "address" could never be replied to.
+_BAD_ADDRESS_CHARS = re.compile(r"[\s\x00-\x1f\x7f<>(),;:\"\[\]\\\ud800-\udfff\ufffd]")
 
 
 def _valid_address(addr: str) -> str | None:
@@ -285,12 +293,19 @@ def _received_at(raw: str | None) -> str | None:
         return None
 
 
+def _content_type(msg: Message) -> str | None:
+    try:
+        return msg.get_content_type()
+    except Exception:  # a triage hint is not worth failing the whole mail over
+        return None
+
+
 def _kept_headers(msg: Message) -> dict[str, str]:
     kept: dict[str, str] = {}
     for name in KEPT_HEADERS:
         if name == "content-type":
             # Only the media type: parameters (boundary, charset) are noise for triage.
-            text = msg.get_content_type() if _raw_values(msg, name) else None
+            text = _content_type(msg) if _raw_values(msg, name) else None
         else:
             text = _header_text(msg, name)
         if text is not None:
@@ -303,7 +318,6 @@ def _kept_headers(msg: Message) -> dict[str, str]:
 _HEADER_LINE = re.compile(rb"(?:From |[\x21-\x39\x3b-\x7e]+[ \t]*:)")
 # ESC is legitimate in raw ISO-2022-JP headers, so it does not count towards "binary".
 _BINARY_BYTES = bytes(sorted(set(range(0x20)) - {0x09, 0x0A, 0x0D, 0x1B} | {0x7F}))
-_TEXT_BYTES = bytes(sorted(set(range(256)) - set(_BINARY_BYTES)))
 
 # The modern policy parses every part's Content-Type/-Disposition with a pure-Python parser
 # that costs ~0.1-0.3 ms per token and grows superlinearly with field length. These budgets keep
@@ -429,39 +443,39 @@ def _has_attachments(msg: Message, body: Message) -> bool:
 
 # Python codecs that are not MIME charsets; decoding with them would "succeed" with nonsense.
 _NON_MIME_CODECS = frozenset(
-    {"undefined", "unicode_escape", "raw_unicode_escape", "punycode", "idna"}
+    {"undefined", "unicode-escape", "raw-unicode-escape", "punycode", "idna"}
 )
-_ASCII_NAMES = frozenset({"us-ascii", "ascii", "us_ascii", "ansi_x3.4-1968"})
+
+
+def _codec_for(charset: str) -> str:
+    try:
+        codec = codecs.lookup(charset).name
+    except (LookupError, ValueError, TypeError):
+        codec = ""
+    if not codec or codec.replace("_", "-") in _NON_MIME_CODECS:
+        raise UnusableInput(
+            "undecodable_charset", f"declared charset {_token(charset)!r} is unknown"
+        )
+    return codec
 
 
 def _decode_payload(part: Message) -> str:
+    """Decode the body part strictly: guessing would hand mojibake to everything downstream."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         payload = b""
     charset = part.get_content_charset()
-    if charset is None or charset in _ASCII_NAMES:
-        # Undeclared or ASCII-declared 8-bit bodies are almost always UTF-8 in practice.
-        try:
-            return payload.decode("utf-8")
-        except UnicodeDecodeError:
-            declared = "us-ascii" if charset else "no charset declared"
-            raise UnusableInput(
-                "undecodable_charset", f"body is not valid ASCII or UTF-8 ({declared})"
-            ) from None
-    try:
-        codec = codecs.lookup(charset).name
-    except (LookupError, ValueError, TypeError):
-        codec = None
-    if codec is None or codec in _NON_MIME_CODECS:
-        raise UnusableInput(
-            "undecodable_charset", f"declared charset {_token(charset)!r} is unknown"
-        )
+    codec = _codec_for(charset) if charset else "ascii"
+    label = repr(_token(charset)) if charset else "(none declared)"
+    if codec == "ascii":
+        codec = "utf-8"  # undeclared or ASCII-declared 8-bit bodies are UTF-8 in practice
     try:
         return payload.decode(codec)
-    except (UnicodeError, LookupError, ValueError):
-        raise UnusableInput(
-            "undecodable_charset", f"body bytes are invalid in declared charset {_token(charset)!r}"
-        ) from None
+    except LookupError:  # a Python codec that is not a text encoding, e.g. charset=base64
+        reason = f"declared charset {label} is not a text charset"
+    except (UnicodeError, ValueError):
+        reason = f"body bytes are invalid in declared charset {label}"
+    raise UnusableInput("undecodable_charset", reason)
 
 
 # --------------------------------------------------------------------------- html to text
@@ -542,9 +556,9 @@ def _html_to_text(html: str) -> str:
 def _parse_eml(data: bytes, max_body_chars: int) -> ParsedMessage:
     # Some Windows tools save .eml files with a UTF-8 BOM, which would hide the first header.
     data = data.removeprefix(codecs.BOM_UTF8)
-    text = _normalise_newlines(data)
-    _check_plausible_email(text)
-    _check_budgets(text)
+    normalised = _normalise_newlines(data)
+    _check_plausible_email(normalised)
+    _check_budgets(normalised)
     try:
         msg = email.message_from_bytes(data, policy=email.policy.default)
     except Exception as exc:
@@ -665,7 +679,7 @@ def _parse_json(data: bytes, max_body_chars: int) -> ParsedMessage:
         reply_to=None,
         subject=_header_value(subject),
         body=_clean_body(body, max_body_chars),
-        message_id=_header_value(message_id) or None if message_id else None,
+        message_id=_msg_id(message_id),
         in_reply_to=None,
         references=(),
         received_at=_json_received_at(received_at),

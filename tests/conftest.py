@@ -2,20 +2,12 @@
 the model spec defaults to an invalid value, so a test must choose `scripted` (or a replay,
 or a server on 127.0.0.1 that it started) on purpose."""
 
-import os
-import shutil
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-SAMPLES = REPO / "samples" / "inbox"
-HOSTILE = REPO / "tests" / "data" / "hostile_inbox"
-OPSBENCH = [sys.executable, "-m", "ops_assets.cli"]
 
 
 @pytest.fixture(autouse=True)
@@ -61,13 +53,3 @@ def bench(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Bench]:
     store = store_for(home.store_url)
     with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
         yield Bench(home, store, instance, resource_defs())
-
-
-def drop(folder: Path, files: list[Path], *, age_s: float = 60.0) -> None:
-    """Put files into an inbox as finished files (old enough to be claimed at once)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in files:
-        target = folder / path.name
-        shutil.copyfile(path, target)
-        old = target.stat().st_mtime - age_s
-        os.utime(target, (old, old))

@@ -94,13 +94,15 @@ def _field(text: str, name: str) -> str:
 
 
 def script_triage(text: str) -> dict[str, Any]:
-    lowered = text.lower()
-    category = "other"
-    for candidate, words in _CATEGORY_WORDS:
-        if any(word in lowered for word in words):
-            category = candidate
-            break
     subject = _field(text, "Subject") or "(no subject)"
+    # Keyword votes, the subject counting double; the first category wins a tie.
+    lowered, subject_lowered = text.lower(), subject.lower()
+    votes = {
+        candidate: sum(lowered.count(w) + 2 * subject_lowered.count(w) for w in words)
+        for candidate, words in _CATEGORY_WORDS
+    }
+    best = max(votes.values())
+    category = next(c for c, v in votes.items() if v == best) if best else "other"
     amount = re.search(r"(?:€|\$|£|EUR|USD)\s?(\d[\d,.]*)", text)
     return {
         "category": category,

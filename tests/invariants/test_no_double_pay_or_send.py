@@ -1,7 +1,7 @@
 """Invariants 2 and 3: re-execution pays no model call twice and sends no message twice."""
 
 import dagster as dg
-from conftest import SAMPLES, drop
+from support import SAMPLES, drop
 
 from ops_assets.config import load_config
 from ops_assets.defs.delivery import assets as delivery_module

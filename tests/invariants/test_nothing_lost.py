@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HOSTILE, OPSBENCH, REPO
+from support import HOSTILE, OPSBENCH, REPO
 
 from resources.llm.stub_server import StubServer
 from resources.store import RESTING
@@ -74,7 +74,7 @@ def test_sigkill_mid_batch_then_demo_again_loses_nothing_and_sends_nothing_twice
             time.sleep(0.01)
         assert victim.poll() is None, "the demo finished before it could be killed"
         os.killpg(victim.pid, signal.SIGKILL)
-        victim.wait()
+        victim.communicate()
         killed_at = server.requests
 
         (tmp_path / "empty").mkdir()

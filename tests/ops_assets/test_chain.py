@@ -3,11 +3,12 @@
 import json
 
 import dagster as dg
-from conftest import SAMPLES, drop
+from support import SAMPLES, drop
 
 from ops_assets.config import load_config
 from ops_assets.defs.delivery.assets import delivery
 from ops_assets.defs.memory.assets import episodic_memory
+from ops_assets.defs.reply_draft.compose import reply_recipient
 from ops_assets.defs.reply_draft.assets import reply_draft
 from ops_assets.defs.triage.assets import triage
 from resources.memory import EpisodicMemory
@@ -68,7 +69,7 @@ def test_samples_flow_to_delivered_and_no_action(bench) -> None:
         assert dlv["state"] == "confirmed"
         text = (bench.home.outbox / f"{dlv['id']}.eml").read_text()
         assert f"Message-ID: <{dlv['id']}@" in text
-        assert "Subject: Re: " in text and f"To: {item['sender']}" in text
+        assert "Subject: Re: " in text and f"To: {reply_recipient(item)}" in text
         assert "Northwind Studio" in text  # signature from the persona
 
     memory = EpisodicMemory(bench.home.memory).rows()
@@ -105,7 +106,8 @@ def test_prompt_hash_is_the_code_version(bench) -> None:
     from ops_assets.defs.reply_draft import prompt as reply_prompt
     from ops_assets.defs.triage import prompt as triage_prompt
 
-    defs = dg.Definitions(assets=[triage, reply_draft])
+    from ops_assets.definitions import defs
+
     graph = defs.resolve_asset_graph()
     assert graph.get(dg.AssetKey("triage")).code_version == triage_prompt.VERSION
     assert graph.get(dg.AssetKey("reply_draft")).code_version == reply_prompt.VERSION

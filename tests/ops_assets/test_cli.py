@@ -1,10 +1,12 @@
 """The CLI contract: stdout carries only the result, exit codes mean what the README says."""
 
 import json
+import os
 import subprocess
+import time
 
 import pytest
-from conftest import OPSBENCH, SAMPLES
+from support import OPSBENCH, SAMPLES
 
 from resources.store import ALL_STATES
 
@@ -96,20 +98,27 @@ def test_config_error_exits_2_with_a_clear_message(tmp_path) -> None:
 
 
 def test_timeout_exits_3(tmp_path) -> None:
+    home = tmp_path / "h"
+    never_settles = home / "inbox" / "being-written.eml"
+    never_settles.parent.mkdir(parents=True)
+    never_settles.write_text("From: a@b.example\nSubject: x\n\nstill arriving")
+    future = time.time() + 3600
+    os.utime(never_settles, (future, future))
     done = opsbench(
         "demo",
         "--inbox",
         str(SAMPLES),
         "--home",
-        str(tmp_path / "h"),
+        str(home),
         "--llm",
         "scripted",
         "--timeout",
-        "0",
+        "3",
         "--json",
     )
-    assert done.returncode == 3
-    assert json.loads(done.stdout)["items"] >= 0
+    assert done.returncode == 3, done.stderr
+    assert "timeout" in done.stderr
+    assert json.loads(done.stdout)["items"] == len(list(SAMPLES.iterdir()))
 
 
 def test_unknown_llm_is_a_config_error(tmp_path) -> None:

@@ -29,7 +29,7 @@ def episodic_memory(
                 "row_id": f"{item['id']}:{item['state']}",
                 "item_id": item["id"],
                 "batch": item["batch"] or "",
-                "run_id": context.run_id,
+                "run_id": context.run.run_id,
                 "asset": source["asset"] if source else "intake",
                 "prompt_version": (source or {}).get("prompt_version") or "",
                 "model": (source or {}).get("model") or "",

@@ -69,7 +69,7 @@ def reply_draft(
             triages[item["id"]] = triage_row["output"]
     items = [i for i in items if i["id"] in triages]
 
-    client = llm.client(st, run_id=context.run_id, asset="reply_draft")
+    client = llm.client(st, run_id=context.run.run_id, asset="reply_draft")
     requests = [
         CallRequest(
             "reply_draft",
@@ -93,7 +93,7 @@ def reply_draft(
         row = output_row(
             asset="reply_draft",
             batch=batch,
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             prompt_version=prompt.VERSION,
             result=result,
             output=output,

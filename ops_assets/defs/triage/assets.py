@@ -61,7 +61,7 @@ def triage(
                 category="spam" if rule[0] == "spam_rule" else None,
             )
 
-    client = llm.client(st, run_id=context.run_id, asset="triage")
+    client = llm.client(st, run_id=context.run.run_id, asset="triage")
     requests = [
         CallRequest("triage", i["id"], prompt.messages(i, config), TriageResult, prompt.VERSION)
         for i in to_model
@@ -74,7 +74,7 @@ def triage(
         row = output_row(
             asset="triage",
             batch=batch,
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             prompt_version=prompt.VERSION,
             result=result,
             output=output,
