@@ -8,8 +8,8 @@ from support import SAMPLES, drop
 from ops_assets.config import load_config
 from ops_assets.defs.delivery.assets import delivery
 from ops_assets.defs.memory.assets import episodic_memory
-from ops_assets.defs.reply_draft.compose import reply_recipient
 from ops_assets.defs.reply_draft.assets import reply_draft
+from ops_assets.defs.reply_draft.compose import reply_recipient
 from ops_assets.defs.triage.assets import triage
 from resources.memory import EpisodicMemory
 from sensors.intake import tick
@@ -103,10 +103,9 @@ def test_materialization_metadata_has_counts_not_text(bench) -> None:
 
 
 def test_prompt_hash_is_the_code_version(bench) -> None:
+    from ops_assets.definitions import defs
     from ops_assets.defs.reply_draft import prompt as reply_prompt
     from ops_assets.defs.triage import prompt as triage_prompt
-
-    from ops_assets.definitions import defs
 
     graph = defs.resolve_asset_graph()
     assert graph.get(dg.AssetKey("triage")).code_version == triage_prompt.VERSION
