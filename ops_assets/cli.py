@@ -88,6 +88,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if server is not None and server.started:
             server.stop()
     summary = _summary(home, store, since=since, elapsed=time.monotonic() - started)
+    summary["live_calls"] = summary["model_calls"] if endpoint.live else 0
     if args.json:
         _out(summary, True)
     else:

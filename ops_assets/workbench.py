@@ -31,17 +31,17 @@ def _default_signals() -> None:
 
 def start_child(command: list[str], log_file: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """A child in its own process group (so its own children stop with it)."""
-    handle = log_file.open("ab")
-    return subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=handle,
-        stderr=handle,
-        env=env,
-        cwd=REPO_ROOT,
-        start_new_session=True,
-        preexec_fn=_default_signals,
-    )
+    with log_file.open("ab") as handle:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=handle,
+            env=env,
+            cwd=REPO_ROOT,
+            start_new_session=True,
+            preexec_fn=_default_signals,
+        )
 
 
 def stop_children(children: list[subprocess.Popen[bytes]], grace_s: float = 10.0) -> None:

@@ -88,24 +88,24 @@ def ensure_server(
     port = free_port()
     logs = home.root / "logs"
     logs.mkdir(exist_ok=True)
-    log_file = (logs / "llm-server.log").open("ab")
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "resources.llm.local_server",
-            "--model",
-            str(model),
-            "--port",
-            str(port),
-            "--threads",
-            str(threads),
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=log_file,
-        stderr=log_file,
-        start_new_session=True,
-    )
+    with (logs / "llm-server.log").open("ab") as log_file:
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "resources.llm.local_server",
+                "--model",
+                str(model),
+                "--port",
+                str(port),
+                "--threads",
+                str(threads),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + READY_TIMEOUT_S
     while not healthy(url):

@@ -25,6 +25,7 @@ class StubServer:
         self.scripted = scripted or ScriptedModel()
         self.requests = 0
         self.by_hash: Counter[str] = Counter()
+        self.authorizations: set[str] = set()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -58,6 +59,7 @@ class StubServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                stub.authorizations.add(self.headers.get("Authorization") or "")
                 length = int(self.headers.get("Content-Length") or 0)
                 status, payload = stub._answer(json.loads(self.rfile.read(length)))
                 data = json.dumps(payload).encode()

@@ -1,0 +1,84 @@
+"""End to end through the real Dagster daemon and webserver: files dropped into the inbox are
+claimed by the sensor, run by daemon-launched runs, and delivered — no in-process shortcut."""
+
+import json
+import time
+import urllib.request
+
+import pytest
+from support import SAMPLES, drop
+
+from ops_assets.home import open_home
+from ops_assets.workbench import (
+    dagster_commands,
+    dagster_env,
+    start_child,
+    stop_children,
+    wait_http,
+)
+from resources.llm.local_server import free_port
+from resources.store import Store
+
+pytestmark = pytest.mark.slow
+
+RUNS_QUERY = """{ runsOrError { ... on Runs { results { runId jobName status
+  tags { key value } } } } }"""
+
+
+def _graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_dropped_mail_is_delivered_by_sensor_launched_runs(tmp_path) -> None:
+    home = open_home(tmp_path / "home")
+    env = dagster_env(home)
+    env["OPSBENCH_LLM"] = "scripted"
+    port = free_port()
+    commands = dagster_commands(port)
+    children = [
+        start_child(commands[name], tmp_path / f"{name}.log", env)
+        for name in ("daemon", "webserver")
+    ]
+    try:
+        assert wait_http(f"http://127.0.0.1:{port}/server_info", 120), (
+            tmp_path / "webserver.log"
+        ).read_text()[-3000:]
+        drop(home.inbox, sorted(SAMPLES.iterdir()))
+        store = Store(home.store_url)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            items = store.items()
+            if (
+                len(items) == len(list(SAMPLES.iterdir()))
+                and store.in_flight_count() == 0
+                and not store.unremembered()
+            ):
+                break
+            time.sleep(1)
+        else:
+            pytest.fail(
+                "items did not rest in time:\n" + (tmp_path / "daemon.log").read_text()[-3000:]
+            )
+
+        delivered = store.items(states=["delivered"])
+        assert delivered
+        assert len(list(home.outbox.glob("*.eml"))) == len(delivered)
+        runs = _graphql(port, RUNS_QUERY)["data"]["runsOrError"]["results"]
+        by_job: dict[str, list[dict]] = {}
+        for run in runs:
+            by_job.setdefault(run["jobName"], []).append(run)
+        assert {"process_batch", "deliver_and_remember"} <= set(by_job)
+        for run in by_job["process_batch"]:
+            tags = {t["key"]: t["value"] for t in run["tags"]}
+            assert tags["dagster/sensor_name"] == "inbox_sensor"
+            assert tags["opsbench/batch"] == tags["dagster/partition"]
+            assert run["status"] == "SUCCESS"
+    finally:
+        stop_children(children)
+    assert all(child.poll() is not None for child in children)

@@ -1,0 +1,85 @@
+"""End to end on the real local model (llama.cpp behind the `openai` client), then the same
+run replayed from its recording in a fresh home with zero live calls."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+from support import OPSBENCH, SAMPLES
+
+from ops_assets.config import SAMPLE_CONFIG
+from resources.llm.endpoints import LOCAL_MODEL
+from resources.store import RESTING, Store
+
+pytestmark = pytest.mark.slow
+
+PICKED = ("support-login-problem.eml", "support-update-page.json", "billing-invoice-question.eml")
+
+
+def _demo(home, inbox, llm, config, *extra) -> dict:
+    done = subprocess.run(
+        [
+            *OPSBENCH,
+            "demo",
+            "--inbox",
+            str(inbox),
+            "--home",
+            str(home),
+            "--llm",
+            llm,
+            "--config",
+            str(config),
+            "--json",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def _outcomes(home) -> dict[str, tuple]:
+    store = Store(f"sqlite:///{home / 'store.sqlite'}")
+    outcomes = {}
+    for item in store.items():
+        draft = store.get_output(item["id"], "reply_draft")
+        outcomes[item["source"]] = (
+            item["state"],
+            item["category"],
+            item["reason_code"],
+            draft["output"]["body"] if draft and draft["output"] else None,
+        )
+    return outcomes
+
+
+def test_local_model_triages_drafts_and_replays_without_live_calls(
+    tmp_path, local_model_url, monkeypatch
+) -> None:
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    for name in PICKED:
+        shutil.copy2(SAMPLES / name, inbox / name)
+    config = tmp_path / "one-at-a-time.yaml"
+    config.write_text(SAMPLE_CONFIG.read_text().replace("model_calls: null ", "model_calls: 1 "))
+    monkeypatch.setenv("OPSBENCH_MODEL", LOCAL_MODEL)
+    recording = tmp_path / "run.jsonl"
+
+    live = _demo(tmp_path / "live", inbox, local_model_url, config, "--record", str(recording))
+    assert live["live_calls"] == live["model_calls"] > 0
+    store = Store(f"sqlite:///{tmp_path / 'live' / 'store.sqlite'}")
+    for item in store.items():
+        assert item["state"] in RESTING
+        triage = store.get_output(item["id"], "triage")
+        assert triage["valid"], (item["source"], triage["failure"])  # schema-valid triage
+        assert triage["output"]["category"] in ("billing", "support", "sales", "spam", "other")
+    drafts = [store.get_output(i["id"], "reply_draft") for i in store.items()]
+    assert any(d and d["valid"] for d in drafts), [d and d["failure"] for d in drafts]
+
+    replayed = _demo(tmp_path / "replay", inbox, f"replay:{recording}", config)
+    assert replayed["live_calls"] == 0
+    assert replayed["model_calls"] == live["model_calls"]
+    assert _outcomes(tmp_path / "replay") == _outcomes(tmp_path / "live")

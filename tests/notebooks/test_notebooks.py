@@ -1,0 +1,46 @@
+"""Every notebook runs clean on the project's own kernel against a home made by the demo."""
+
+import subprocess
+
+import nbclient
+import nbformat
+import pytest
+from support import OPSBENCH, REPO, SAMPLES
+
+pytestmark = pytest.mark.slow
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("nb") / "home"
+    subprocess.run(
+        [*OPSBENCH, "demo", "--inbox", str(SAMPLES), "--home", str(home), "--llm", "scripted"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return home
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs_clean(path, demo_home, monkeypatch) -> None:
+    monkeypatch.setenv("OPSBENCH_HOME", str(demo_home))
+    notebook = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook,
+        kernel_name="opsbench",
+        timeout=300,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()  # raises CellExecutionError on the first failing cell
+    errors = [
+        o
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
+    assert not errors
+    assert NOTEBOOKS, "no notebook found"
