@@ -33,9 +33,12 @@ class LocalServer:
     url: str
     pid: int
     started: bool  # False when an already-running healthy server was reused
+    process: subprocess.Popen[bytes] | None = None  # kept so the child is reaped, not leaked
 
     def stop(self) -> None:
         stop_pid(self.pid)
+        if self.process is not None:
+            self.process.wait()
 
 
 def free_port() -> int:
@@ -111,6 +114,7 @@ def ensure_server(
     while not healthy(url):
         if child.poll() is not None or time.monotonic() > deadline:
             stop_pid(child.pid)
+            child.wait()
             raise LocalServerError(
                 f"the local model server did not start; see {logs}/llm-server.log"
             )
@@ -118,7 +122,7 @@ def ensure_server(
     pid_file.write_text(str(child.pid))
     url_file.write_text(url)
     log(f"local model server ready at {url} (pid {child.pid}, log {logs}/llm-server.log)")
-    return LocalServer(url, child.pid, started=True)
+    return LocalServer(url, child.pid, started=True, process=child)
 
 
 def serve(model: Path, port: int, threads: int) -> None:
