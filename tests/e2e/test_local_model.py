@@ -83,3 +83,24 @@ def test_local_model_triages_drafts_and_replays_without_live_calls(
     assert replayed["live_calls"] == 0
     assert replayed["model_calls"] == live["model_calls"]
     assert _outcomes(tmp_path / "replay") == _outcomes(tmp_path / "live")
+
+
+def test_a_stale_server_left_by_a_crash_is_replaced_and_a_live_one_reused(tmp_path) -> None:
+    from ops_assets.home import open_home
+    from resources.llm.local_server import ensure_server, free_port, healthy
+    from resources.llm.weights import prepare
+
+    home = open_home(tmp_path / "h")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (home.root / "llm.pid").write_text(str(dead.pid))
+    (home.root / "llm.url").write_text(f"http://127.0.0.1:{free_port()}/v1")
+    server = ensure_server(home, prepare(), log=lambda _m: None)
+    try:
+        assert server.started and healthy(server.url)
+        assert (home.root / "llm.url").read_text() == server.url
+        again = ensure_server(home, prepare(), log=lambda _m: None)
+        assert (again.started, again.pid, again.url) == (False, server.pid, server.url)
+    finally:
+        server.stop()
+    assert not healthy(server.url)
