@@ -18,7 +18,7 @@ from resources.store import Store
 # Inputs that never reach an agent.
 NOT_FOR_AGENTS = ("quarantined", "duplicate")
 # Deferrals that a re-run of the batch may pick up again.
-RETRYABLE = ("model_unavailable", "budget_exhausted")
+RETRYABLE = ("model_unavailable", "budget_exhausted", "kill_switch")
 
 
 def output_row(
@@ -57,12 +57,20 @@ def messages_hash(messages: list[dict[str, str]]) -> str:
 
 
 def rest_after_failure(
-    store: Store, item_id: str, result: CallResult, *, actor: str, expect: Sequence[str]
+    store: Store,
+    item_id: str,
+    result: CallResult,
+    *,
+    actor: str,
+    expect: Sequence[str],
+    on_budget: str = "defer",
 ) -> None:
-    """A failed call never leaves an item in flight: defer what may succeed later, hand the
-    rest to the owner."""
+    """A failed call never leaves an item in flight: defer what may succeed later (or hand a
+    spent budget to the owner when the policy says so), hand the rest to the owner."""
     assert result.error_code is not None
     target = "deferred" if result.error_code in RETRYABLE else "awaiting_human"
+    if result.error_code == "budget_exhausted" and on_budget == "human":
+        target = "awaiting_human"
     store.transition(
         item_id,
         target,

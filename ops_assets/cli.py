@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ops_assets.config import CATEGORIES, ConfigError, config_path, load_config
+from ops_assets.config import CATEGORIES, ConfigError, load_config
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_TIMEOUT = 0, 1, 2, 3
 
@@ -235,13 +235,95 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    home, store = _setup(args)
+    from ops_assets.status import status
+
+    report = status(home, store)
+    if args.json:
+        _out(report, True)
+    else:
+        _out(_status_text(report), False)
+    return EXIT_OK
+
+
+def _status_text(report: dict[str, Any]) -> str:
+    states = ", ".join(f"{k} {v}" for k, v in report["states"].items() if v) or "none"
+    budgets = ", ".join(
+        f"{k} {v['used_usd']:.4f}/{v['limit_usd']:.2f}" for k, v in report["budgets"].items()
+    )
+    lines = [
+        f"home {report['home']}",
+        f"  states: {states}",
+        f"  kill switch: {report['kill_switch']}",
+        f"  budgets today (USD): {budgets}",
+        f"  sensors: {', '.join(f'{k} {v}' for k, v in report['sensors'].items())}",
+    ]
+    lines += [f"  deferred {d['id']}: {d['reason_code']}" for d in report["deferred"]]
+    lines += [
+        f"  recent failure {f['id']}: {f['state']} {f['reason_code']}"
+        for f in report["last_failures"]
+    ]
+    return "\n".join(lines)
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
     _, store = _setup(args)
-    status = {
-        "states": store.state_counts(),
-        "spent_today_usd": round(store.spent_today(), 6),
-        "config": str(config_path(args.config)),
-    }
-    _out(status, True)
+    from ops_assets.governance.controls import kill
+
+    kill(store)
+    _err("kill switch ON: no model call or send until `opsbench resume`")
+    _out({"kill_switch": "on"}, True)
+    return EXIT_OK
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    _, store = _setup(args)
+    from ops_assets.governance.controls import resume
+
+    moved = resume(store)
+    _out({"kill_switch": "off", "released": moved}, True)
+    return EXIT_OK
+
+
+def cmd_approvals(args: argparse.Namespace) -> int:
+    _, store = _setup(args)
+    from ops_assets.governance.controls import awaiting
+
+    records = awaiting(store)
+    if args.json:
+        _out(records, True)
+    else:
+        for r in records:
+            print(f"{r['id']}  {r['rule']:<24} to {r['to']}  {r['subject']}")
+            print("    " + (r["draft"] or "").replace("\n", "\n    "))
+    return EXIT_OK
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    _, store = _setup(args)
+    from ops_assets.governance.controls import ControlError, approve
+
+    try:
+        result = approve(
+            store, load_config(args.config), args.item, edit=Path(args.edit) if args.edit else None
+        )
+    except (ControlError, OSError) as exc:
+        _err(str(exc))
+        return EXIT_FAIL
+    _out(result, True)
+    return EXIT_OK
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    _, store = _setup(args)
+    from ops_assets.governance.controls import ControlError, reject
+
+    try:
+        result = reject(store, args.item, reason=args.reason)
+    except ControlError as exc:
+        _err(str(exc))
+        return EXIT_FAIL
+    _out(result, True)
     return EXIT_OK
 
 
@@ -290,9 +372,33 @@ def build_parser() -> argparse.ArgumentParser:
     common(retry, json_flag=False)
     retry.set_defaults(func=cmd_retry)
 
-    status = sub.add_parser("status", help="items by state and today's spend")
-    common(status, json_flag=False)
+    status = sub.add_parser("status", help="states, budgets, kill switch, sensors, failures")
+    common(status)
     status.set_defaults(func=cmd_status)
+
+    kill = sub.add_parser("kill", help="stop every model call and send (within one tick)")
+    common(kill, json_flag=False)
+    kill.set_defaults(func=cmd_kill)
+
+    resume = sub.add_parser("resume", help="lift the kill switch; held items continue")
+    common(resume, json_flag=False)
+    resume.set_defaults(func=cmd_resume)
+
+    approvals = sub.add_parser("approvals", help="items waiting for the owner's approval")
+    common(approvals)
+    approvals.set_defaults(func=cmd_approvals)
+
+    approve = sub.add_parser("approve", help="approve a held reply (optionally edited)")
+    approve.add_argument("item")
+    approve.add_argument("--edit", help="a file with the reply body to send instead")
+    common(approve, json_flag=False)
+    approve.set_defaults(func=cmd_approve)
+
+    reject = sub.add_parser("reject", help="reject a held reply")
+    reject.add_argument("item")
+    reject.add_argument("--reason", required=True)
+    common(reject, json_flag=False)
+    reject.set_defaults(func=cmd_reject)
 
     run = sub.add_parser("run", help="the live workbench: model server, Dagster daemon and UI")
     run.add_argument("--port", type=int, default=3000, help="UI port on 127.0.0.1")

@@ -69,7 +69,6 @@ class LLM(_Strict):
     model: str | None = None
     max_tokens: int = Field(default=400, gt=0, le=8192)
     temperature: float = Field(default=0.0, ge=0, le=2)
-    daily_budget_usd: float = Field(default=5.0, ge=0)
     prices: dict[str, Price] = Field(default_factory=dict)
 
 
@@ -99,6 +98,8 @@ class Config(_Strict):
     llm: LLM = LLM()
     quality: Quality = Quality()
     connectors: Connectors = Connectors()
+    policy_file: str | None = None
+    """The governance policy (rules, budgets, scopes); None = OPSBENCH_POLICY or the sample."""
 
     @field_validator("routing", mode="after")
     @classmethod

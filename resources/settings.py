@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from ops_assets.config import Config, config_path, load_config
+from ops_assets.governance.policy import Policy, load_policy
 from ops_assets.home import Home, open_home
 
 
@@ -26,6 +27,9 @@ class SettingsResource(dg.ConfigurableResource):
 
     def home_dir(self) -> Home:
         return open_home(self.home)
+
+    def policy(self) -> Policy:
+        return load_policy(self.config().policy_file)
 
     def config(self) -> Config:
         path = config_path(self.config_file)

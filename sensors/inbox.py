@@ -37,6 +37,9 @@ def inbox_sensor(
         return dg.SkipReason(f"config error, nothing claimed: {exc}")
     st = store.get()
     result = tick(st, settings.home_dir(), config)
+    if st.kill_switch_on():
+        # Intake goes on (nothing is lost); no run starts until `opsbench resume`.
+        return dg.SkipReason(f"kill switch is on: {result.registered} items registered, no runs")
     known = set(context.instance.get_dynamic_partitions(BATCHES))
     pending = st.pending_batches()
     new_keys = [b["key"] for b in pending if b["key"] not in known]

@@ -23,6 +23,8 @@ def outcomes_sensor(
 ) -> dg.RunRequest | dg.SkipReason:
     """Launches delivery and memory for approved items and new outcomes."""
     st = store.get()
+    if st.kill_switch_on():
+        return dg.SkipReason("kill switch is on: no delivery until `opsbench resume`")
     waiting = st.ready_to_send() + st.unremembered()
     if not waiting:
         return dg.SkipReason("nothing ready to send or remember")

@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from resources.settings import SettingsResource
+from resources.store import Store
 
 
 @dataclass(frozen=True)
@@ -74,5 +75,9 @@ class OutboxResource(dg.ConfigurableResource):
 
     settings: SettingsResource
 
-    def connector(self) -> FileOutbox:
+    def connector(self, *, agent: str, store: Store) -> FileOutbox:
+        """The outbox, for an agent whose scopes include it (refused and audited otherwise)."""
+        from ops_assets.governance.scopes import require_scope
+
+        require_scope(store, agent, "connector:outbox", self.settings.policy().scopes)
         return FileOutbox(self.settings.home_dir().outbox)

@@ -75,6 +75,9 @@ class ModelClient:
     temperature: float
     daily_budget_usd: float
     concurrency: int
+    workflow_budget_usd: float | None = None
+    # Degradation when a budget is spent: this model and its prices, if its worst case fits.
+    cheaper: tuple[str, Prices] | None = None
     run_id: str | None = None
     asset: str | None = None
     recorder: Recorder | None = None
@@ -112,11 +115,6 @@ class ModelClient:
             "max_tokens": self.max_tokens,
         }
 
-    def worst_case_usd(self, body: dict[str, Any]) -> float:
-        # Three characters per token over-counts every tokenizer we know of for prose.
-        prompt_tokens = len(canonical_json(body["messages"])) // 3 + 16
-        return self.prices.cost(prompt_tokens, self.max_tokens)
-
     def run(self, requests: Sequence[CallRequest]) -> list[CallResult]:
         """All requests with bounded concurrency; results in the same order."""
         if not requests:
@@ -138,21 +136,33 @@ class ModelClient:
 
     async def _call(self, client: openai.AsyncOpenAI, request: CallRequest) -> CallResult:
         body = self.body_for(request)
-        key = request_hash(body)
-        result = CallResult(item_id=request.item_id, request_hash=key, model=body["model"])
-        stored = self.store.get_call(key)
-        if stored is not None:
-            self.stats["hits"] += 1
-            result.cached = True
-            response = json.loads(stored["response"])
-        else:
+        result = CallResult(
+            item_id=request.item_id, request_hash=request_hash(body), model=body["model"]
+        )
+        if self.store.kill_switch_on():
+            # Checked before every call: a kill stops a running batch at its next call.
+            result.error_code, result.error = "kill_switch", "the kill switch is on"
+            return result
+        response = self._from_ledger(result)
+        prices = self.prices
+        if response is None:
             try:
-                reservation = self.store.reserve(
-                    key, self.worst_case_usd(body), self.daily_budget_usd
-                )
+                reservation = self._reserve_for(body, result.request_hash, prices)
             except BudgetExhausted as exc:
-                result.error_code, result.error = "budget_exhausted", str(exc)
-                return result
+                if self.cheaper is None or self.cheaper[0] == body["model"]:
+                    result.error_code, result.error = "budget_exhausted", str(exc)
+                    return result
+                # Degrade as the policy says: the same request on the cheaper model.
+                body["model"], prices = self.cheaper
+                result.request_hash, result.model = request_hash(body), body["model"]
+                response = self._from_ledger(result)
+                if response is None:
+                    try:
+                        reservation = self._reserve_for(body, result.request_hash, prices)
+                    except BudgetExhausted as again:
+                        result.error_code, result.error = "budget_exhausted", str(again)
+                        return result
+        if response is None:
             try:
                 raw = await client.chat.completions.create(**body)
             except openai.APIError as exc:
@@ -161,34 +171,68 @@ class ModelClient:
                 result.error = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"[:300]
                 return result
             response = raw.model_dump(mode="json")
-            usage = response.get("usage") or {}
-            result.tokens_in = int(usage.get("prompt_tokens") or 0)
-            result.tokens_out = int(usage.get("completion_tokens") or 0)
-            result.cost_usd = self.prices.cost(result.tokens_in, result.tokens_out)
-            self.store.record_call(
-                reservation,
-                {
-                    "request_hash": key,
-                    "agent": request.agent,
-                    "model": body["model"],
-                    "prompt_version": request.prompt_version,
-                    "request": body,
-                    "response": json.dumps(response),
-                    "tokens_in": result.tokens_in,
-                    "tokens_out": result.tokens_out,
-                    "cost_usd": result.cost_usd,
-                    "item_id": request.item_id,
-                    "run_id": self.run_id,
-                },
-            )
-            self.stats["calls"] += 1
+            self._settle(reservation, request, body, response, prices, result)
         self.store.record_use(
-            key, item_id=request.item_id, run_id=self.run_id, asset=self.asset, cached=result.cached
+            result.request_hash,
+            item_id=request.item_id,
+            run_id=self.run_id,
+            asset=self.asset,
+            cached=result.cached,
         )
         if self.recorder is not None:
-            self.recorder.record(key, body["model"], response)
+            self.recorder.record(result.request_hash, result.model, response)
         self._parse(response, request.schema, result)
         return result
+
+    def _from_ledger(self, result: CallResult) -> dict[str, Any] | None:
+        stored = self.store.get_call(result.request_hash)
+        if stored is None:
+            return None
+        self.stats["hits"] += 1
+        result.cached = True
+        return dict(json.loads(stored["response"]))
+
+    def _reserve_for(self, body: dict[str, Any], key: str, prices: Prices) -> int:
+        prompt_tokens = len(canonical_json(body["messages"])) // 3 + 16
+        worst = prices.cost(prompt_tokens, self.max_tokens)
+        return self.store.reserve(
+            key,
+            worst,
+            self.daily_budget_usd,
+            workflow=self.asset,
+            workflow_budget_usd=self.workflow_budget_usd,
+        )
+
+    def _settle(
+        self,
+        reservation: int,
+        request: CallRequest,
+        body: dict[str, Any],
+        response: dict[str, Any],
+        prices: Prices,
+        result: CallResult,
+    ) -> None:
+        usage = response.get("usage") or {}
+        result.tokens_in = int(usage.get("prompt_tokens") or 0)
+        result.tokens_out = int(usage.get("completion_tokens") or 0)
+        result.cost_usd = prices.cost(result.tokens_in, result.tokens_out)
+        self.store.record_call(
+            reservation,
+            {
+                "request_hash": result.request_hash,
+                "agent": request.agent,
+                "model": body["model"],
+                "prompt_version": request.prompt_version,
+                "request": body,
+                "response": json.dumps(response),
+                "tokens_in": result.tokens_in,
+                "tokens_out": result.tokens_out,
+                "cost_usd": result.cost_usd,
+                "item_id": request.item_id,
+                "run_id": self.run_id,
+            },
+        )
+        self.stats["calls"] += 1
 
     @staticmethod
     def _parse(response: dict[str, Any], schema: type[BaseModel], result: CallResult) -> None:

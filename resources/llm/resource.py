@@ -4,6 +4,7 @@ import os
 
 import dagster as dg
 
+from ops_assets.config import Config
 from resources.llm.client import ModelClient, Prices
 from resources.llm.endpoints import Endpoint, resolve
 from resources.llm.replay import Recorder
@@ -38,19 +39,32 @@ class LLMResource(dg.ConfigurableResource):
         )
 
     def client(self, store: Store, *, run_id: str | None, asset: str) -> ModelClient:
-        config = self.settings.config()
+        from ops_assets.governance.scopes import require_scope
+
+        policy = self.settings.policy()
+        require_scope(store, asset, "model", policy.scopes)
+        config, budgets = self.settings.config(), policy.budgets
         endpoint = self.endpoint()
-        price = config.llm.prices.get(endpoint.model)
+        cheaper = None
+        if budgets.on_exhausted == "cheaper_model" and budgets.cheaper_model:
+            cheaper = (budgets.cheaper_model, _prices(config, budgets.cheaper_model))
         record = self.record or os.environ.get("OPSBENCH_RECORD")
         return ModelClient(
             endpoint=endpoint,
             store=store,
-            prices=Prices(price.input, price.output) if price else Prices(),
+            prices=_prices(config, endpoint.model),
             max_tokens=config.llm.max_tokens,
             temperature=config.llm.temperature,
-            daily_budget_usd=config.llm.daily_budget_usd,
+            daily_budget_usd=budgets.daily_usd,
+            workflow_budget_usd=budgets.per_workflow_usd.get(asset),
+            cheaper=cheaper,
             concurrency=config.concurrency.model_calls or endpoint.default_concurrency,
             run_id=run_id,
             asset=asset,
             recorder=Recorder(record) if record else None,
         )
+
+
+def _prices(config: Config, model: str) -> Prices:
+    price = config.llm.prices.get(model)
+    return Prices(price.input, price.output) if price else Prices()

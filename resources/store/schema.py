@@ -43,6 +43,7 @@ work_items = sa.Table(
     sa.Column("urgency", sa.String),
     sa.Column("route", sa.String),
     sa.Column("remembered_state", sa.String),
+    sa.Column("flags", sa.JSON),
     sa.Column("created_at", sa.String, nullable=False),
     sa.Column("updated_at", sa.String, nullable=False),
 )
@@ -103,6 +104,7 @@ budget_reservations = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("day", sa.String, nullable=False, index=True),
+    sa.Column("workflow", sa.String),
     sa.Column("request_hash", sa.String, nullable=False),
     sa.Column("reserved_usd", sa.Float, nullable=False),
     sa.Column("actual_usd", sa.Float),
@@ -148,4 +150,13 @@ audit_log = sa.Table(
     sa.Column("actor", sa.String, nullable=False),
     sa.Column("event", sa.String, nullable=False),
     sa.Column("detail", sa.JSON),
+)
+
+controls = sa.Table(
+    "controls",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("value", sa.String, nullable=False),
+    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("at", sa.String, nullable=False),
 )

@@ -264,6 +264,41 @@ class Store:
         )
         return self._all(query.order_by(wi.c.created_at))
 
+    def earlier_items_from(self, sender: str, before: str) -> int:
+        """Usable items from this sender registered before `before` (0 = first contact)."""
+        wi = t.work_items
+        query = sa.select(sa.func.count()).where(
+            wi.c.sender == sender,
+            wi.c.created_at < before,
+            wi.c.state.notin_(("quarantined", "duplicate")),
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def delivered_to_domain(self, domain: str) -> bool:
+        d = t.deliveries
+        query = sa.select(sa.func.count()).where(
+            d.c.state == "confirmed", d.c.destination.like(f"%@{domain}")
+        )
+        with self.engine.connect() as conn:
+            return bool(conn.execute(query).scalar_one())
+
+    # ---------------------------------------------------------------- controls
+    def set_control(self, key: str, value: str, *, actor: str) -> None:
+        c = t.controls
+        with self.tx() as conn:
+            conn.execute(c.delete().where(c.c.key == key))
+            conn.execute(c.insert().values(key=key, value=value, actor=actor, at=now_iso()))
+            self._audit(conn, None, actor, f"control_{key}", {"value": value})
+
+    def control(self, key: str) -> Row | None:
+        rows = self._all(t.controls.select().where(t.controls.c.key == key))
+        return rows[0] if rows else None
+
+    def kill_switch_on(self) -> bool:
+        row = self.control("kill_switch")
+        return bool(row and row["value"] == "on")
+
     def in_flight_count(self) -> int:
         query = sa.select(sa.func.count()).where(t.work_items.c.state.notin_(RESTING))
         with self.engine.connect() as conn:
@@ -285,6 +320,16 @@ class Store:
                 )
             )
             self._audit(conn, item_id, actor, "approval", {"decision": decision, "policy": policy})
+
+    def approvals_for(self, item_id: str) -> list[Row]:
+        return self._all(
+            t.approvals.select().where(t.approvals.c.item_id == item_id).order_by(t.approvals.c.id)
+        )
+
+    def approvals_after(self, approval_id: int) -> list[Row]:
+        return self._all(
+            t.approvals.select().where(t.approvals.c.id > approval_id).order_by(t.approvals.c.id)
+        )
 
     # ---------------------------------------------------------------- agent outputs
     def save_output(self, row: Row) -> None:
@@ -311,43 +356,72 @@ class Store:
         rows = self._all(t.model_calls.select().where(t.model_calls.c.request_hash == request_hash))
         return rows[0] if rows else None
 
-    def reserve(self, request_hash: str, worst_case_usd: float, daily_budget_usd: float) -> int:
-        """Reserve the worst case of a call against today's budget, or raise BudgetExhausted."""
+    def reserve(
+        self,
+        request_hash: str,
+        worst_case_usd: float,
+        daily_budget_usd: float,
+        *,
+        workflow: str | None = None,
+        workflow_budget_usd: float | None = None,
+    ) -> int:
+        """Reserve the worst case of a call against today's budgets, or raise BudgetExhausted.
+
+        Settled reservations count at their actual cost, open ones at their worst case, so
+        concurrent callers can never overspend between them.
+        """
         day = today()
         br = t.budget_reservations
+        committed_expr = sa.func.coalesce(
+            sa.func.sum(
+                sa.case((br.c.status == "settled", br.c.actual_usd), else_=br.c.reserved_usd)
+            ),
+            0.0,
+        )
+        open_or_settled = (br.c.day == day, br.c.status != "released")
         with self.tx() as conn:
-            committed = conn.execute(
-                sa.select(
-                    sa.func.coalesce(
-                        sa.func.sum(
-                            sa.case(
-                                (br.c.status == "settled", br.c.actual_usd), else_=br.c.reserved_usd
+            limits = [
+                (
+                    "daily",
+                    daily_budget_usd,
+                    conn.execute(sa.select(committed_expr).where(*open_or_settled)).scalar_one(),
+                )
+            ]
+            if workflow and workflow_budget_usd is not None:
+                limits.append(
+                    (
+                        workflow,
+                        workflow_budget_usd,
+                        conn.execute(
+                            sa.select(committed_expr).where(
+                                *open_or_settled, br.c.workflow == workflow
                             )
-                        ),
-                        0.0,
+                        ).scalar_one(),
                     )
-                ).where(br.c.day == day, br.c.status != "released")
-            ).scalar_one()
-            if committed + worst_case_usd > daily_budget_usd + 1e-12:
-                self._audit(
-                    conn,
-                    None,
-                    "budget",
-                    "budget_refused",
-                    {
-                        "day": day,
-                        "committed_usd": committed,
-                        "worst_case_usd": worst_case_usd,
-                        "budget_usd": daily_budget_usd,
-                    },
                 )
-                raise BudgetExhausted(
-                    f"daily budget {daily_budget_usd:.4f} USD would be exceeded "
-                    f"(committed {committed:.4f}, next call up to {worst_case_usd:.4f})"
-                )
+            for scope, budget, committed in limits:
+                if committed + worst_case_usd > budget + 1e-12:
+                    self._audit(
+                        conn,
+                        None,
+                        "budget",
+                        "budget_refused",
+                        {
+                            "day": day,
+                            "scope": scope,
+                            "committed_usd": committed,
+                            "worst_case_usd": worst_case_usd,
+                            "budget_usd": budget,
+                        },
+                    )
+                    raise BudgetExhausted(
+                        f"{scope} budget {budget:.4f} USD would be exceeded "
+                        f"(committed {committed:.4f}, next call up to {worst_case_usd:.4f})"
+                    )
             result = conn.execute(
                 br.insert().values(
                     day=day,
+                    workflow=workflow,
                     request_hash=request_hash,
                     reserved_usd=worst_case_usd,
                     status="reserved",
@@ -356,6 +430,22 @@ class Store:
             )
             (reservation_id,) = result.inserted_primary_key or (0,)
             return int(reservation_id)
+
+    def budget_usage(self) -> dict[str, float]:
+        """Today's committed spend (settled actuals plus open worst cases), per workflow."""
+        br = t.budget_reservations
+        amount = sa.case((br.c.status == "settled", br.c.actual_usd), else_=br.c.reserved_usd)
+        query = (
+            sa.select(br.c.workflow, sa.func.coalesce(sa.func.sum(amount), 0.0))
+            .where(br.c.day == today(), br.c.status != "released")
+            .group_by(br.c.workflow)
+        )
+        usage: dict[str, float] = {}
+        with self.engine.connect() as conn:
+            for workflow, spent in conn.execute(query):
+                usage[workflow or "(none)"] = float(spent)
+        usage["daily"] = sum(usage.values())
+        return usage
 
     def release(self, reservation_id: int) -> None:
         with self.tx() as conn:

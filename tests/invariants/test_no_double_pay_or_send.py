@@ -98,7 +98,7 @@ def test_a_crash_between_send_and_record_does_not_send_twice(bench, monkeypatch)
     ready = len(bench.store.ready_to_send())
     monkeypatch.setattr(
         "resources.connectors.outbox.OutboxResource.connector",
-        lambda self: _Counting(self.settings.home_dir().outbox),
+        lambda self, **_: _Counting(self.settings.home_dir().outbox),
     )
     original = bench.store.delivery_mark
     crashed = []
@@ -131,7 +131,7 @@ def test_without_far_side_dedupe_an_unconfirmed_send_waits_for_a_human(bench, mo
     (item, *_) = bench.store.ready_to_send()
     monkeypatch.setattr(
         "resources.connectors.outbox.OutboxResource.connector",
-        lambda self: NoDedupe(self.settings.home_dir().outbox),
+        lambda self, **_: NoDedupe(self.settings.home_dir().outbox),
     )
     # Simulate a crash after an attempt whose receipt never came back.
     draft = bench.store.get_output(item["id"], "reply_draft")["output"]

@@ -45,10 +45,15 @@ def test_samples_flow_to_delivered_and_no_action(bench) -> None:
 
     items = {i["source"]: i for i in bench.store.items()}
     states = {name: item["state"] for name, item in items.items()}
-    assert all(state in ("delivered", "no_action", "awaiting_human") for state in states.values())
+    allowed = ("delivered", "no_action", "awaiting_human", "awaiting_approval")
+    assert all(state in allowed for state in states.values()), states
     delivered = [i for i in items.values() if i["state"] == "delivered"]
     assert delivered, states
     assert all(i["category"] in ("support", "billing") for i in delivered)
+    held = [i for i in items.values() if i["state"] == "awaiting_approval"]
+    assert held and all(i["reason_code"] for i in held)  # the sample policy holds some
+    for item in held:
+        assert not bench.store.deliveries_for(item["id"])
     for item in items.values():
         if item["category"] in ("sales", "other"):
             assert (item["state"], item["reason_code"]) == (

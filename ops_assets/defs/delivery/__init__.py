@@ -1,0 +1,3 @@
+"""Delivery through the connectors, exactly once."""
+
+SCOPES = frozenset({"connector:outbox"})

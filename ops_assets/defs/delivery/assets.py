@@ -35,13 +35,27 @@ def delivery(
     outbox: OutboxResource,
 ) -> dg.MaterializeResult:
     """Replies handed to the outbox connector and confirmed, at most once per item."""
-    st, connector = store.get(), outbox.connector()
+    st = store.get()
+    connector = outbox.connector(agent="delivery", store=st)
     identity = settings.config().identity
     healthy, health = connector.health()
     outcome: dict[str, list[str]] = {"delivered": [], "unconfirmed": [], "held": []}
     if not healthy:
         context.log.warning(f"outbox unhealthy, nothing sent this time: {health}")
     for item in st.ready_to_send() if healthy else []:
+        if st.kill_switch_on():
+            # Checked before every send: a kill stops a running drain at its next message.
+            if item["state"] == "approved":
+                st.transition(
+                    item["id"],
+                    "deferred",
+                    actor="delivery",
+                    reason_code="kill_switch",
+                    reason="held by the kill switch",
+                    expect=("approved",),
+                )
+            outcome["held"].append(item["id"])
+            continue
         draft = st.get_output(item["id"], "reply_draft")
         if draft is None or not draft["valid"]:
             st.transition(

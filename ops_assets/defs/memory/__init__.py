@@ -1,0 +1,3 @@
+"""Episodic memory in LanceDB."""
+
+SCOPES = frozenset({"memory"})

@@ -1,5 +1,6 @@
 """The reply_draft asset: a checked reply for every support and billing item of the batch."""
 
+import dataclasses
 from collections import Counter
 from typing import Any
 
@@ -19,6 +20,8 @@ from ops_assets.defs.reply_draft import prompt
 from ops_assets.defs.reply_draft.compose import reply_recipient, reply_subject, strip_sign_off
 from ops_assets.defs.reply_draft.contract import ReplyDraft
 from ops_assets.defs.reply_draft.validation import draft_problems
+from ops_assets.governance.facts import facts_for
+from ops_assets.governance.policy import Policy, decide
 from ops_assets.partitions import batches
 from resources.llm.client import CallRequest
 from resources.llm.resource import LLMResource
@@ -27,9 +30,7 @@ from resources.store import Store
 from resources.store.resource import StoreResource
 
 CHECK = "draft_failure_rate_within_limit"
-# The skeleton's approval policy: a draft that passed every check goes out. The governance
-# issue replaces this with the operator's policy file.
-POLICY = "skeleton-auto-v0"
+SEND_REPLY = "send_reply"
 
 
 @dg.asset(
@@ -83,7 +84,7 @@ def reply_draft(
     results = client.run(requests)
 
     failures: Counter[str] = Counter()
-    passed: list[str] = []
+    passed: list[tuple[dict[str, Any], dict[str, Any]]] = []
     attempted = 0
     for item, request, result in zip(items, requests, results, strict=True):
         pending = item["state"] == "triaged"
@@ -109,7 +110,14 @@ def reply_draft(
         if not pending:
             continue
         if result.error_code:
-            rest_after_failure(st, item["id"], result, actor="reply_draft", expect=("triaged",))
+            rest_after_failure(
+                st,
+                item["id"],
+                result,
+                actor="reply_draft",
+                expect=("triaged",),
+                on_budget=settings.policy().budgets.on_exhausted,
+            )
             continue
         st.transition(item["id"], "drafted", actor="reply_draft", expect=("triaged",))
         if failure:
@@ -123,12 +131,13 @@ def reply_draft(
             )
         else:
             st.transition(item["id"], "reviewed", actor="draft_checks", expect=("drafted",))
-            passed.append(item["id"])
+            assert output is not None
+            passed.append((item, output))
 
     pending_failures = attempted - len(passed)
     rate = pending_failures / attempted if attempted else 0.0
     blocked = rate > config.quality.max_failure_rate
-    _gate(st, passed, blocked=blocked, rate=rate)
+    _gate(st, settings.policy(), passed, blocked=blocked, rate=rate)
 
     metadata = batch_metadata(
         results,
@@ -169,20 +178,70 @@ def _draft_output(
     return output, problems[0] if problems else None
 
 
-def _gate(st: Store, passed: list[str], *, blocked: bool, rate: float) -> None:
-    """The approval gate. A blocked batch stops the line: nothing of it goes out unseen."""
-    for item_id in passed:
+def _gate(
+    st: Store,
+    policy: Policy,
+    passed: list[tuple[dict[str, Any], dict[str, Any]]],
+    *,
+    blocked: bool,
+    rate: float,
+) -> None:
+    """The approval gate. A blocked batch stops the line: nothing of it goes out unseen.
+    Otherwise the operator's policy decides, from facts code computed, per item."""
+    for item, output in passed:
         if blocked:
             st.transition(
-                item_id,
+                item["id"],
                 "awaiting_human",
                 actor="draft_checks",
                 reason_code="batch_blocked",
                 reason=f"batch failure rate {rate:.0%} is above the limit",
                 expect=("reviewed",),
             )
-        else:
-            st.record_approval(item_id, "approved", actor="policy", policy=POLICY)
+            continue
+        current = st.get_item(item["id"]) or item
+        facts = facts_for(st, policy, current, output["to"], output["body"])
+        decision = decide(policy, SEND_REPLY, facts)
+        detail = {
+            "policy": decision.policy_version,
+            "rule": decision.rule,
+            "facts": dataclasses.asdict(facts),
+        }
+        if decision.verdict == "auto":
+            st.record_approval(
+                item["id"],
+                "approved",
+                actor="policy",
+                policy=decision.policy_version,
+                note=decision.rule,
+            )
             st.transition(
-                item_id, "approved", actor="policy", expect=("reviewed",), detail={"policy": POLICY}
+                item["id"], "approved", actor="policy", expect=("reviewed",), detail=detail
+            )
+        elif decision.verdict == "needs_approval":
+            st.transition(
+                item["id"],
+                "awaiting_approval",
+                actor="policy",
+                reason_code=decision.rule,
+                reason=f"policy rule {decision.rule} asks for the owner's approval",
+                expect=("reviewed",),
+                detail=detail,
+            )
+        else:
+            st.record_approval(
+                item["id"],
+                "rejected",
+                actor="policy",
+                policy=decision.policy_version,
+                note=decision.rule,
+            )
+            st.transition(
+                item["id"],
+                "rejected",
+                actor="policy",
+                reason_code=decision.rule,
+                reason=f"policy rule {decision.rule} forbids this reply",
+                expect=("reviewed",),
+                detail=detail,
             )

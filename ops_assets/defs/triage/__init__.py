@@ -1,0 +1,3 @@
+"""Triage: category, summary and fields for every item of a batch."""
+
+SCOPES = frozenset({"model"})

@@ -17,6 +17,7 @@ from ops_assets.agent_run import (
 from ops_assets.defs.triage import prompt
 from ops_assets.defs.triage.contract import TriageResult
 from ops_assets.defs.triage.rules import no_action_rule, urgency
+from ops_assets.governance.injection import injection_flags
 from ops_assets.partitions import batches
 from resources.llm.client import CallRequest
 from resources.llm.resource import LLMResource
@@ -43,6 +44,7 @@ def triage(
     config, st, batch = settings.config(), store.get(), context.partition_key
     items = [i for i in st.items(batch=batch) if i["state"] not in NOT_FOR_AGENTS]
     release_retryable(st, items, actor="triage")
+    _flag_risky_requests(st, items)
     failures: Counter[str] = Counter()
 
     to_model = []
@@ -86,7 +88,14 @@ def triage(
         if result.error_code:
             failures[result.error_code] += 1
             if item["state"] == "received":
-                rest_after_failure(st, item["id"], result, actor="triage", expect=("received",))
+                rest_after_failure(
+                    st,
+                    item["id"],
+                    result,
+                    actor="triage",
+                    expect=("received",),
+                    on_budget=settings.policy().budgets.on_exhausted,
+                )
         elif item["state"] == "received":
             assert output is not None
             _route(st, item["id"], output, config.route_for(output["category"]))
@@ -101,6 +110,16 @@ def triage(
             item_ids=[i["id"] for i in items],
         )
     )
+
+
+def _flag_risky_requests(st: Store, items: list[dict[str, Any]]) -> None:
+    """Injection and fraud flags, decided by code before any model reads the message."""
+    for item in items:
+        flags = injection_flags(item["subject"], item["body"], item["sender"])
+        if flags != (item["flags"] or []):
+            st.update_fields(item["id"], flags=flags)
+            st.audit(item["id"], "triage_rules", "flagged", {"flags": flags})
+            item["flags"] = flags
 
 
 def _route(st: Store, item_id: str, output: dict[str, Any], route: str) -> None:

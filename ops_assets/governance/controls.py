@@ -1,0 +1,127 @@
+"""Operator controls: the kill switch and the approval decisions."""
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from ops_assets.config import Config
+from ops_assets.defs.reply_draft.validation import draft_problems
+from ops_assets.secrets import find_secrets
+from resources.store import Store
+
+
+class ControlError(Exception):
+    """The operator's request cannot be carried out; the message says why."""
+
+
+def kill(store: Store, *, actor: str = "operator") -> None:
+    store.set_control("kill_switch", "on", actor=actor)
+
+
+def resume(store: Store, *, actor: str = "operator") -> dict[str, int]:
+    """Lift the kill switch and put every item it held back where it was going."""
+    store.set_control("kill_switch", "off", actor=actor)
+    moved = {"approved": 0, "received": 0}
+    for item in store.items(states=["deferred"]):
+        if item["reason_code"] != "kill_switch":
+            continue
+        approved = any(a["decision"] == "approved" for a in store.approvals_for(item["id"]))
+        target = "approved" if approved else "received"
+        if store.transition(
+            item["id"],
+            target,
+            actor=actor,
+            reason_code="resumed",
+            reason="released by opsbench resume",
+            expect=("deferred",),
+        ):
+            moved[target] += 1
+            if target == "received" and item["batch"]:
+                store.bump_batch_attempt(item["batch"])  # a fresh run key for the sensor
+    return moved
+
+
+def awaiting(store: Store) -> list[dict[str, Any]]:
+    records = []
+    for item in store.items(states=["awaiting_approval"]):
+        draft = store.get_output(item["id"], "reply_draft")
+        records.append(
+            {
+                "id": item["id"],
+                "sender": item["sender"],
+                "subject": item["subject"],
+                "category": item["category"],
+                "rule": item["reason_code"],
+                "reason": item["reason"],
+                "flags": item["flags"] or [],
+                "to": (draft or {}).get("output", {}).get("to") if draft else None,
+                "draft": (draft or {}).get("output", {}).get("body") if draft else None,
+            }
+        )
+    return records
+
+
+def approve(
+    store: Store, config: Config, item_id: str, *, edit: Path | None = None, actor: str = "operator"
+) -> dict[str, Any]:
+    _awaiting_item(store, item_id)
+    draft = store.get_output(item_id, "reply_draft")
+    if draft is None or draft["output"] is None:
+        raise ControlError(f"{item_id} has no draft to approve")
+    changed = None
+    if edit is not None:
+        body = edit.read_text(encoding="utf-8").strip()
+        problems = [p for p in draft_problems(body, config.quality) if p != "commitment"]
+        if find_secrets(body) or "empty" in problems:
+            raise ControlError(f"the edited reply cannot be sent: {', '.join(problems)}")
+        changed = {"before": draft["output"]["body"], "after": body}
+        store.save_output(
+            {
+                **{k: v for k, v in draft.items() if k != "created_at"},
+                "output": {**draft["output"], "body": body},
+                "valid": True,
+                "failure": None,
+                "run_id": draft["run_id"],
+            }
+        )
+    store.record_approval(
+        item_id, "approved", actor=actor, policy="operator", note="edited" if changed else None
+    )
+    detail: dict[str, Any] = {"edited": changed is not None}
+    if changed:  # hashes, not text: the audit log is append-only and must stay erasable
+        detail.update(
+            {k + "_sha256": hashlib.sha256(v.encode()).hexdigest() for k, v in changed.items()}
+        )
+    store.transition(
+        item_id,
+        "approved",
+        actor=actor,
+        reason_code=None,
+        reason=None,
+        expect=("awaiting_approval",),
+        detail=detail,
+    )
+    return {"item": item_id, "state": "approved", "edited": changed is not None}
+
+
+def reject(store: Store, item_id: str, *, reason: str, actor: str = "operator") -> dict[str, Any]:
+    _awaiting_item(store, item_id)
+    store.record_approval(item_id, "rejected", actor=actor, policy="operator", note=reason)
+    store.transition(
+        item_id,
+        "rejected",
+        actor=actor,
+        reason_code="rejected_by_operator",
+        reason=reason[:300],
+        expect=("awaiting_approval",),
+    )
+    return {"item": item_id, "state": "rejected"}
+
+
+def _awaiting_item(store: Store, item_id: str) -> dict[str, Any]:
+    item = store.get_item(item_id)
+    if item is None:
+        raise ControlError(f"no item {item_id}")
+    if item["state"] != "awaiting_approval":
+        raise ControlError(f"{item_id} is {item['state']}, not awaiting_approval")
+    return item

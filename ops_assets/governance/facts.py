@@ -1,0 +1,43 @@
+"""Facts the policy decides on, computed by code from the item, the draft and the store."""
+
+import re
+from typing import Any
+
+from ops_assets.governance.policy import Facts, Policy
+from resources.store import Store
+
+AMOUNT = re.compile(
+    r"(?:[$€£]\s?|\b(?:usd|eur|gbp)\s?)(\d[\d,]*(?:\.\d+)?)"
+    r"|(\d[\d,]*(?:\.\d+)?)\s?(?:[$€£]|\b(?:usd|eur|gbp|dollars|euros|pounds)\b)",
+    re.I,
+)
+
+
+def amounts(text: str) -> list[float]:
+    found = []
+    for match in AMOUNT.finditer(text):
+        raw = (match.group(1) or match.group(2)).replace(",", "")
+        try:
+            found.append(float(raw))
+        except ValueError:
+            continue
+    return found
+
+
+def facts_for(
+    store: Store, policy: Policy, item: dict[str, Any], recipient: str, reply_body: str
+) -> Facts:
+    domain = recipient.rsplit("@", 1)[-1].lower()
+    known = domain in {d.lower() for d in policy.known_domains} or store.delivered_to_domain(domain)
+    text = f"{item.get('subject') or ''}\n{item.get('body') or ''}\n{reply_body}"
+    found = amounts(text)
+    return Facts(
+        category=item.get("category"),
+        urgency=item.get("urgency"),
+        unknown_recipient_domain=not known,
+        first_contact=not store.earlier_items_from(item.get("sender") or "", item["created_at"]),
+        money_mentioned=bool(found),
+        amount=max(found) if found else None,
+        attachments=bool(item.get("has_attachments")),
+        flagged=bool(item.get("flags")),
+    )

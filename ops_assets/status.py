@@ -1,0 +1,60 @@
+"""`opsbench status`: what an operator checks first — states, budgets, kill switch, sensors,
+and what failed last."""
+
+from typing import Any
+
+from ops_assets.governance.policy import load_policy
+from ops_assets.home import Home
+from resources.store import Store
+
+SENSORS = ("inbox_sensor", "outcomes_sensor", "approvals_sensor")
+
+
+def sensor_states(home: Home) -> dict[str, str]:
+    """From the home's Dagster instance; sensors are on by default until the UI turns them off."""
+    import dagster as dg
+
+    states = dict.fromkeys(SENSORS, "running (default)")
+    with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
+        for state in instance.all_instigator_state():
+            if state.instigator_type.value == "SENSOR" and state.name in states:
+                states[state.name] = state.status.value.lower()
+    return states
+
+
+def status(home: Home, store: Store) -> dict[str, Any]:
+    from ops_assets.config import load_config
+
+    budgets = load_policy(load_config().policy_file).budgets
+    usage = store.budget_usage()
+    report_budgets = {
+        "daily": {"limit_usd": budgets.daily_usd, "used_usd": round(usage.get("daily", 0.0), 6)}
+    }
+    for workflow, limit in budgets.per_workflow_usd.items():
+        report_budgets[workflow] = {
+            "limit_usd": limit,
+            "used_usd": round(usage.get(workflow, 0.0), 6),
+        }
+    for entry in report_budgets.values():
+        entry["left_usd"] = round(max(0.0, entry["limit_usd"] - entry["used_usd"]), 6)
+    failures = [i for i in store.items(states=["awaiting_human", "quarantined"])][-10:]
+    return {
+        "home": str(home.root),
+        "states": store.state_counts(),
+        "kill_switch": "on" if store.kill_switch_on() else "off",
+        "budgets": report_budgets,
+        "sensors": sensor_states(home),
+        "deferred": [
+            {"id": i["id"], "reason_code": i["reason_code"]}
+            for i in store.items(states=["deferred"])
+        ],
+        "last_failures": [
+            {
+                "id": i["id"],
+                "state": i["state"],
+                "reason_code": i["reason_code"],
+                "reason": i["reason"],
+            }
+            for i in failures
+        ],
+    }
