@@ -80,6 +80,10 @@ class Store:
         with self.tx() as conn:
             self._audit(conn, item_id, actor, event, detail)
 
+    def audit_for_event(self, event: str) -> list[Row]:
+        query = t.audit_log.select().where(t.audit_log.c.event == event)
+        return self._all(query.order_by(t.audit_log.c.id))
+
     def audit_for(self, item_id: str) -> list[Row]:
         query = t.audit_log.select().where(t.audit_log.c.item_id == item_id)
         return self._all(query.order_by(t.audit_log.c.id))
@@ -379,6 +383,7 @@ class Store:
             0.0,
         )
         open_or_settled = (br.c.day == day, br.c.status != "released")
+        refused: dict[str, Any] | None = None
         with self.tx() as conn:
             limits = [
                 (
@@ -401,35 +406,34 @@ class Store:
                 )
             for scope, budget, committed in limits:
                 if committed + worst_case_usd > budget + 1e-12:
-                    self._audit(
-                        conn,
-                        None,
-                        "budget",
-                        "budget_refused",
-                        {
-                            "day": day,
-                            "scope": scope,
-                            "committed_usd": committed,
-                            "worst_case_usd": worst_case_usd,
-                            "budget_usd": budget,
-                        },
+                    refused = {
+                        "day": day,
+                        "scope": scope,
+                        "committed_usd": committed,
+                        "worst_case_usd": worst_case_usd,
+                        "budget_usd": budget,
+                    }
+                    break
+            else:
+                result = conn.execute(
+                    br.insert().values(
+                        day=day,
+                        workflow=workflow,
+                        request_hash=request_hash,
+                        reserved_usd=worst_case_usd,
+                        status="reserved",
+                        at=now_iso(),
                     )
-                    raise BudgetExhausted(
-                        f"{scope} budget {budget:.4f} USD would be exceeded "
-                        f"(committed {committed:.4f}, next call up to {worst_case_usd:.4f})"
-                    )
-            result = conn.execute(
-                br.insert().values(
-                    day=day,
-                    workflow=workflow,
-                    request_hash=request_hash,
-                    reserved_usd=worst_case_usd,
-                    status="reserved",
-                    at=now_iso(),
                 )
-            )
-            (reservation_id,) = result.inserted_primary_key or (0,)
-            return int(reservation_id)
+                (reservation_id,) = result.inserted_primary_key or (0,)
+                return int(reservation_id)
+        # Audited in a transaction of its own: the refusal must outlive the refused call.
+        self.audit(None, "budget", "budget_refused", refused)
+        raise BudgetExhausted(
+            f"{refused['scope']} budget {refused['budget_usd']:.4f} USD would be exceeded "
+            f"(committed {refused['committed_usd']:.4f}, next call up to "
+            f"{worst_case_usd:.4f})"
+        )
 
     def budget_usage(self) -> dict[str, float]:
         """Today's committed spend (settled actuals plus open worst cases), per workflow."""

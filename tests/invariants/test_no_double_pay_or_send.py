@@ -161,3 +161,18 @@ def test_delivery_drains_only_ready_items(bench) -> None:
     _materialize(bench, [delivery])
     assert not bench.store.ready_to_send()
     assert {i["id"] for i in bench.store.items(states=["awaiting_human", "no_action"])} == before
+
+
+def test_a_rerun_without_answers_leaves_delivered_items_alone(bench) -> None:
+    from ops_assets.governance import controls
+
+    key = _batch(bench)
+    _materialize(bench, [triage, reply_draft], key)
+    _materialize(bench, [delivery])
+    delivered = {i["id"] for i in bench.store.items(states=["delivered"])}
+    before = {i: bench.store.get_output(i, "reply_draft")["output_hash"] for i in delivered}
+    controls.kill(bench.store)  # every call now comes back without an answer
+    _materialize(bench, [triage, reply_draft], key)
+    assert {i["id"] for i in bench.store.items(states=["delivered"])} == delivered
+    after = {i: bench.store.get_output(i, "reply_draft")["output_hash"] for i in delivered}
+    assert after == before

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from ops_assets.agent_run import (
     NOT_FOR_AGENTS,
+    RETRYABLE,
     batch_metadata,
     messages_hash,
     output_row,
@@ -88,6 +89,18 @@ def reply_draft(
     attempted = 0
     for item, request, result in zip(items, requests, results, strict=True):
         pending = item["state"] == "triaged"
+        if result.error_code in RETRYABLE:
+            # No answer at all (model down, budget, kill switch): nothing to judge or keep.
+            if pending:
+                rest_after_failure(
+                    st,
+                    item["id"],
+                    result,
+                    actor="reply_draft",
+                    expect=("triaged",),
+                    on_budget=settings.policy().budgets.on_exhausted,
+                )
+            continue
         attempted += pending
         output, failure = _draft_output(item, result.output, config)
         failure = result.error_code or failure

@@ -7,6 +7,7 @@ import dagster as dg
 
 from ops_assets.agent_run import (
     NOT_FOR_AGENTS,
+    RETRYABLE,
     batch_metadata,
     messages_hash,
     output_row,
@@ -70,6 +71,19 @@ def triage(
     ]
     results = client.run(requests)
     for item, request, result in zip(to_model, requests, results, strict=True):
+        if result.error_code in RETRYABLE:
+            # No answer at all: keep any earlier output, and rest the item if it was waiting.
+            failures[result.error_code] += 1
+            if item["state"] == "received":
+                rest_after_failure(
+                    st,
+                    item["id"],
+                    result,
+                    actor="triage",
+                    expect=("received",),
+                    on_budget=settings.policy().budgets.on_exhausted,
+                )
+            continue
         output = result.output.model_dump() if result.output else None
         if output is not None:
             output["urgency"] = urgency(item)
