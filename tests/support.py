@@ -19,3 +19,19 @@ def drop(folder: Path, files: list[Path], *, age_s: float = 60.0) -> None:
         shutil.copyfile(path, target)
         old = target.stat().st_mtime - age_s
         os.utime(target, (old, old))
+
+
+# Every secret the project reads from the environment (SMTP and webhook secrets join this
+# list when those connectors arrive).
+CANARIES = {
+    "OPSBENCH_API_KEY": "sk-canary-opsbench-" + "a" * 24,
+    "OPENAI_API_KEY": "sk-canary-openai-" + "b" * 24,
+}
+
+
+def assert_no_canary(root, extra_text: str = "") -> None:
+    for canary in CANARIES.values():
+        assert canary not in extra_text
+        for path in root.rglob("*"):
+            if path.is_file():
+                assert canary.encode() not in path.read_bytes(), path

@@ -6,7 +6,7 @@ import time
 import urllib.request
 
 import pytest
-from support import SAMPLES, drop
+from support import CANARIES, SAMPLES, assert_no_canary, drop
 
 from ops_assets.home import open_home
 from ops_assets.workbench import (
@@ -17,6 +17,7 @@ from ops_assets.workbench import (
     wait_http,
 )
 from resources.llm.local_server import free_port
+from resources.llm.stub_server import StubServer
 from resources.store import Store
 
 pytestmark = pytest.mark.slow
@@ -38,7 +39,9 @@ def _graphql(port: int, query: str) -> dict:
 def test_dropped_mail_is_delivered_by_sensor_launched_runs(tmp_path) -> None:
     home = open_home(tmp_path / "home")
     env = dagster_env(home)
-    env["OPSBENCH_LLM"] = "scripted"
+    stub = StubServer().__enter__()
+    # Run workers reach a real HTTP endpoint with a canary key that must never be written.
+    env.update({"OPSBENCH_LLM": stub.url, "OPSBENCH_MODEL": "stub", **CANARIES})
     port = free_port()
     commands = dagster_commands(port)
     children = [
@@ -81,4 +84,7 @@ def test_dropped_mail_is_delivered_by_sensor_launched_runs(tmp_path) -> None:
             assert run["status"] == "SUCCESS"
     finally:
         stop_children(children)
+        stub.__exit__(None, None, None)
     assert all(child.poll() is not None for child in children)
+    assert stub.authorizations == {f"Bearer {CANARIES['OPSBENCH_API_KEY']}"}
+    assert_no_canary(home.root)

@@ -1,32 +1,32 @@
-"""Invariant 6: a key given through the environment never lands in the home — store, Dagster
-storage and logs, memory, outbox — nor in a recording."""
+"""Invariant 6, the canary search: with canary values in every secret variable the project
+reads, a run and everything an operator does afterwards leaves zero copies under the home —
+store, LanceDB files, Dagster storage and logs, outbox, recordings, notebook outputs."""
 
 import json
 import os
 import subprocess
 
+import nbclient
+import nbformat
 import pytest
-from support import OPSBENCH, SAMPLES
+from support import CANARIES, OPSBENCH, REPO, SAMPLES, assert_no_canary
 
 from resources.llm.stub_server import StubServer
 
 pytestmark = pytest.mark.slow
 
-KEY = "sk-opsbench-test-" + "x" * 32
 
-
-def test_the_api_key_is_used_but_never_written(tmp_path) -> None:
-    home, recording = tmp_path / "h", tmp_path / "run.jsonl"
+def test_canary_secrets_are_used_but_never_written(tmp_path, monkeypatch) -> None:
+    home, recording = tmp_path / "h", tmp_path / "h" / "run.jsonl"
+    env = {**os.environ, **CANARIES, "OPSBENCH_MODEL": "stub", "OPSBENCH_HOME": str(home)}
+    printed = ""
     with StubServer() as server:
-        env = {**os.environ, "OPENAI_API_KEY": KEY, "OPSBENCH_MODEL": "stub"}
         done = subprocess.run(
             [
                 *OPSBENCH,
                 "demo",
                 "--inbox",
                 str(SAMPLES),
-                "--home",
-                str(home),
                 "--llm",
                 server.url,
                 "--record",
@@ -39,10 +39,23 @@ def test_the_api_key_is_used_but_never_written(tmp_path) -> None:
             timeout=300,
             check=False,
         )
-    assert server.authorizations == {f"Bearer {KEY}"}  # used where it belongs
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["live_calls"] > 0
-    assert KEY not in done.stdout + done.stderr
-    for path in [*home.rglob("*"), recording]:
-        if path.is_file():
-            assert KEY.encode() not in path.read_bytes(), path
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["live_calls"] > 0
+        printed += done.stdout + done.stderr
+        for verb in (["items", "--json"], ["status", "--json"], ["approvals", "--json"]):
+            shown = subprocess.run(
+                [*OPSBENCH, *verb], capture_output=True, text=True, env=env, timeout=120, check=True
+            )
+            printed += shown.stdout + shown.stderr
+    # The key went where it belongs (the endpoint) and only there.
+    assert server.authorizations == {f"Bearer {CANARIES['OPSBENCH_API_KEY']}"}
+
+    notebook = nbformat.read(REPO / "notebooks" / "overview.ipynb", as_version=4)
+    for name, value in {**CANARIES, "OPSBENCH_HOME": str(home)}.items():
+        monkeypatch.setenv(name, value)  # the kernel inherits them, as an operator's would
+    client = nbclient.NotebookClient(
+        notebook, kernel_name="opsbench", timeout=300, resources={"metadata": {"path": str(home)}}
+    )
+    client.execute()
+    nbformat.write(notebook, home / "overview.executed.ipynb")
+    assert_no_canary(home, printed)
