@@ -47,9 +47,14 @@ def config_for(folder: Path, concurrency: int, max_items: int) -> Path:
     text = text.replace("max_items: 25", f"max_items: {max_items}")
     text = text.replace("model_calls: null ", f"model_calls: {concurrency} ")
     text = text.replace("max_files_per_tick: 200", "max_files_per_tick: 5000")
-    text = text.replace("daily_budget_usd: 5.0", "daily_budget_usd: 1000.0")
     path = folder / "bench.yaml"
     path.write_text(text)
+    return path
+
+
+def permissive_policy(folder: Path) -> Path:
+    path = folder / "policy.yaml"
+    path.write_text("actions: {send_reply: {default: auto}}\nbudgets: {daily_usd: 1000}\n")
     return path
 
 
@@ -66,6 +71,8 @@ def run_one(items: int, latency: float, concurrency: int, max_items: int) -> dic
             "OPSBENCH_HOME": str(home.root),
             "DAGSTER_HOME": str(home.dagster),
             "OPSBENCH_CONFIG": str(config_for(folder, concurrency, max_items)),
+        # Every reply goes out: the benchmark measures the chain, not the approval queue.
+        "OPSBENCH_POLICY": str(permissive_policy(folder)),
             "OPSBENCH_MODEL": "stub",
         }
     )
