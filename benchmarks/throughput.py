@@ -71,8 +71,8 @@ def run_one(items: int, latency: float, concurrency: int, max_items: int) -> dic
             "OPSBENCH_HOME": str(home.root),
             "DAGSTER_HOME": str(home.dagster),
             "OPSBENCH_CONFIG": str(config_for(folder, concurrency, max_items)),
-        # Every reply goes out: the benchmark measures the chain, not the approval queue.
-        "OPSBENCH_POLICY": str(permissive_policy(folder)),
+            # Every reply goes out: the benchmark measures the chain, not the approval queue.
+            "OPSBENCH_POLICY": str(permissive_policy(folder)),
             "OPSBENCH_MODEL": "stub",
         }
     )

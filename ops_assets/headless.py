@@ -2,6 +2,7 @@
 instance, so every run shows up in the UI afterwards. Used by `opsbench demo` and tests."""
 
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -12,13 +13,24 @@ import dagster as dg
 from ops_assets.defs.jobs import BATCH_JOB, OUTCOMES_JOB
 from ops_assets.home import Home
 from ops_assets.partitions import BATCHES
-from resources.store import IN_FLIGHT, Store
+from resources.store import Store
 from sensors.intake import complete_files
+from sensors.recovery import recover_batches
 
-MAX_BATCH_ATTEMPTS = 3
 RUN_KEY_TAG = "opsbench/run_key"
+PID_TAG = "opsbench/pid"
 # The event log keeps everything; the terminal only needs warnings and errors.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _stderr(message: str) -> None:
@@ -41,6 +53,19 @@ class HeadlessRunner:
         self.resources = resource_defs()
         self.instance = dg.DagsterInstance.from_config(str(home.dagster))
         self.runs = self.failed_runs = 0
+        self._fail_abandoned_runs()
+
+    def _fail_abandoned_runs(self) -> None:
+        """Runs a killed headless process left 'started' are marked failed, so recovery and the
+        delivery lock can tell they are dead."""
+        for run in self.instance.get_runs(
+            filters=dg.RunsFilter(
+                statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
+            )
+        ):
+            pid = run.tags.get(PID_TAG)
+            if pid and pid.isdigit() and not _alive(int(pid)):
+                self.instance.report_run_failed(run, "its process died (headless run)")
 
     def run_until_rested(self, *, timeout_s: float, poll_s: float = 0.25) -> HeadlessOutcome:
         deadline = time.monotonic() + timeout_s
@@ -87,29 +112,17 @@ class HeadlessRunner:
         return self._execute(OUTCOMES_JOB, result, partition_key=None)
 
     def _launch_batch(self, request: dg.RunRequest) -> bool:
-        key = request.partition_key
-        assert key is not None
-        previous = self._runs_with_key(request.run_key or "")
-        if previous and all(r.status == dg.DagsterRunStatus.SUCCESS for r in previous):
-            return False
-        if previous:
-            # A run under this key died (a crash, or an error): never silently skip the batch.
-            for run in previous:
-                if not run.is_finished:
-                    self.instance.report_run_failed(run, "abandoned by a previous process")
-            attempt = int((request.run_key or "#0").rsplit("#", 1)[-1]) + 1
-            if attempt >= MAX_BATCH_ATTEMPTS:
-                self._hand_batch_to_human(key)
-                return True
-            self.store.bump_batch_attempt(key)
-            return True
-        return self._execute(BATCH_JOB, request, partition_key=key)
+        if self._runs_with_key(request.run_key or ""):
+            # Ran under this key already; if it left items unfinished, recovery gives the
+            # batch a new attempt (a new key) on a later tick, or hands it to the owner.
+            return bool(recover_batches(self.instance, self.store, grace_s=0))
+        return self._execute(BATCH_JOB, request, partition_key=request.partition_key)
 
     def _execute(self, job_name: str, request: dg.RunRequest, *, partition_key: str | None) -> bool:
         if self._runs_with_key(request.run_key or ""):
             return False
         job = self.defs.resolve_job_def(job_name)
-        tags = {**request.tags, RUN_KEY_TAG: request.run_key or ""}
+        tags = {**request.tags, RUN_KEY_TAG: request.run_key or "", PID_TAG: str(os.getpid())}
         self.log(f"run {job_name}" + (f" for {partition_key}" if partition_key else ""))
         result = job.execute_in_process(
             instance=self.instance,
@@ -126,16 +139,6 @@ class HeadlessRunner:
 
     def _runs_with_key(self, run_key: str) -> list[dg.DagsterRun]:
         return list(self.instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key})))
-
-    def _hand_batch_to_human(self, key: str) -> None:
-        for item in self.store.items(batch=key, states=IN_FLIGHT):
-            self.store.transition(
-                item["id"],
-                "awaiting_human",
-                actor="headless",
-                reason_code="run_failed",
-                reason=f"batch {key} failed {MAX_BATCH_ATTEMPTS} times",
-            )
 
     def _rested(self) -> bool:
         if any(self.home.claimed.iterdir()):

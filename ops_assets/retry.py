@@ -9,7 +9,17 @@ from resources.store import Store
 from sensors.intake import item_fields
 from sensors.parsing import UnusableInput, parse_input
 
-RETRYABLE_STATES = ("quarantined", "awaiting_human", "deferred")
+# Held items, false duplicates, and in-flight items a crashed run left behind.
+RETRYABLE_STATES = (
+    "quarantined",
+    "awaiting_human",
+    "deferred",
+    "duplicate",
+    "received",
+    "triaged",
+    "drafted",
+    "reviewed",
+)
 
 
 class RetryError(Exception):

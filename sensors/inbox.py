@@ -10,6 +10,7 @@ from ops_assets.partitions import BATCHES, batches
 from resources.settings import SettingsResource
 from resources.store.resource import StoreResource
 from sensors.intake import tick
+from sensors.recovery import recover_batches
 
 
 def batch_run_request(key: str, attempt: int, trigger: str) -> dg.RunRequest:
@@ -40,6 +41,7 @@ def inbox_sensor(
     if st.kill_switch_on():
         # Intake goes on (nothing is lost); no run starts until `opsbench resume`.
         return dg.SkipReason(f"kill switch is on: {result.registered} items registered, no runs")
+    recover_batches(context.instance, st)
     known = set(context.instance.get_dynamic_partitions(BATCHES))
     pending = st.pending_batches()
     new_keys = [b["key"] for b in pending if b["key"] not in known]

@@ -33,7 +33,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "quarantined": frozenset({"received"}),
     "deferred": frozenset({"received", "approved"}),
     "no_action": frozenset({"received"}),
-    "duplicate": frozenset(),
+    "duplicate": frozenset({"received"}),  # only by the operator: "not a duplicate"
     "rejected": frozenset({"received"}),
 }
 

@@ -5,7 +5,7 @@ state never disagree. Readers get plain dicts; nothing here knows about Dagster.
 """
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -299,6 +299,22 @@ class Store:
         rows = self._all(t.controls.select().where(t.controls.c.key == key))
         return rows[0] if rows else None
 
+    def acquire_lock(self, name: str, owner: str, is_stale: Callable[[str], bool]) -> bool:
+        """Take a named lock unless a live owner holds it (`is_stale(owner)` says it is dead)."""
+        c, key = t.controls, f"lock:{name}"
+        with self.tx() as conn:
+            holder = conn.execute(sa.select(c.c.value).where(c.c.key == key)).scalar()
+            if holder and holder != owner and not is_stale(holder):
+                return False
+            conn.execute(c.delete().where(c.c.key == key))
+            conn.execute(c.insert().values(key=key, value=owner, actor=owner, at=now_iso()))
+            return True
+
+    def release_lock(self, name: str, owner: str) -> None:
+        c = t.controls
+        with self.tx() as conn:
+            conn.execute(c.delete().where(c.c.key == f"lock:{name}", c.c.value == owner))
+
     def kill_switch_on(self) -> bool:
         row = self.control("kill_switch")
         return bool(row and row["value"] == "on")
@@ -561,17 +577,13 @@ class Store:
             )
             return values
 
-    def delivery_mark(
-        self, delivery_id: str, state: str, *, receipt: str | None = None, attempted: bool = False
-    ) -> None:
+    def delivery_mark(self, delivery_id: str, state: str, *, receipt: str | None = None) -> None:
         d = t.deliveries
         with self.tx() as conn:
             item_id = conn.execute(sa.select(d.c.item_id).where(d.c.id == delivery_id)).scalar_one()
             values: Row = {"state": state, "updated_at": now_iso()}
             if receipt is not None:
                 values["receipt"] = receipt
-            if attempted:
-                values["attempts"] = d.c.attempts + 1
             conn.execute(d.update().where(d.c.id == delivery_id).values(**values))
             self._audit(
                 conn,
@@ -580,6 +592,27 @@ class Store:
                 f"delivery_{state}",
                 {"delivery_id": delivery_id, "receipt": receipt},
             )
+
+    def delivery_attempt(self, delivery_id: str, seen_attempts: int) -> bool:
+        """Count a send attempt, compare-and-set: of two drains only one may send."""
+        d = t.deliveries
+        with self.tx() as conn:
+            result = conn.execute(
+                d.update()
+                .where(d.c.id == delivery_id, d.c.attempts == seen_attempts)
+                .values(attempts=seen_attempts + 1, updated_at=now_iso())
+            )
+            if result.rowcount != 1:
+                return False
+            item_id = conn.execute(sa.select(d.c.item_id).where(d.c.id == delivery_id)).scalar_one()
+            self._audit(
+                conn,
+                item_id,
+                "delivery",
+                "delivery_attempt",
+                {"delivery_id": delivery_id, "attempt": seen_attempts + 1},
+            )
+            return True
 
     def delivery_state(self, delivery_id: str) -> str | None:
         with self.engine.connect() as conn:

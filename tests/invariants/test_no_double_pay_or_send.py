@@ -146,7 +146,7 @@ def test_without_far_side_dedupe_an_unconfirmed_send_waits_for_a_human(bench, mo
             "content_hash": "x",
         }
     )
-    bench.store.delivery_mark(key_, "intent", attempted=True)
+    assert bench.store.delivery_attempt(key_, 0)
     NoDedupe.sends = 0
     assert _materialize(bench, [delivery]).success
     held = bench.store.get_item(item["id"])
@@ -176,3 +176,65 @@ def test_a_rerun_without_answers_leaves_delivered_items_alone(bench) -> None:
     assert {i["id"] for i in bench.store.items(states=["delivered"])} == delivered
     after = {i: bench.store.get_output(i, "reply_draft")["output_hash"] for i in delivered}
     assert after == before
+
+
+def test_a_delivery_run_leaves_the_drain_to_a_live_one_and_takes_over_from_a_dead_one(
+    bench, monkeypatch
+) -> None:
+    # Dagster's in-process execution is not thread-safe, so the overlap of two runs is staged:
+    # a live run holds the delivery lock, exactly as an overlapping daemon-launched run would.
+    _policy_all_auto(bench, monkeypatch)
+    key = _batch(bench)
+    _materialize(bench, [triage, reply_draft], key)
+    ready = len(bench.store.ready_to_send())
+    assert ready >= 3
+    live = dg.DagsterRun(
+        job_name="deliver_and_remember", run_id="0" * 36, status=dg.DagsterRunStatus.STARTED
+    )
+    bench.instance.add_run(live)
+    assert bench.store.acquire_lock("delivery", live.run_id, is_stale=lambda owner: False)
+
+    skipped = _materialize(bench, [delivery])
+    (mat,) = skipped.asset_materializations_for_node("delivery")
+    assert mat.metadata["skipped"].value == "lock held"
+    assert not list(bench.home.outbox.glob("*.eml")) and len(bench.store.ready_to_send()) == ready
+
+    bench.instance.report_run_failed(bench.instance.get_run_by_id(live.run_id), "crashed")
+    _materialize(bench, [delivery])  # the holder is dead: this run takes the lock and drains
+    assert len(list(bench.home.outbox.glob("*.eml"))) == ready
+    assert [d["attempts"] for d in bench.store.all_deliveries()] == [1] * ready
+
+
+def test_an_attempt_is_counted_once_compare_and_set(bench) -> None:
+    key = _batch(bench)
+    _materialize(bench, [triage, reply_draft], key)
+    (item, *_) = bench.store.ready_to_send()
+    row = bench.store.delivery_intent(
+        {
+            "id": "dlv_x",
+            "item_id": item["id"],
+            "destination": "x@y.example",
+            "purpose": "reply",
+            "connector": "outbox",
+            "content_hash": "h",
+        }
+    )
+    assert bench.store.delivery_attempt("dlv_x", row["attempts"])
+    assert not bench.store.delivery_attempt("dlv_x", row["attempts"])  # the racer loses
+
+
+def _policy_all_auto(bench, monkeypatch) -> None:
+    path = bench.home.root / "auto.yaml"
+    path.write_text("actions: {send_reply: {default: auto}}\n")
+    monkeypatch.setenv("OPSBENCH_POLICY", str(path))
+
+
+def test_the_delivery_lock_passes_only_from_a_dead_holder(bench) -> None:
+    store = bench.store
+    assert store.acquire_lock("delivery", "run-a", is_stale=lambda owner: False)
+    assert not store.acquire_lock("delivery", "run-b", is_stale=lambda owner: False)
+    assert store.acquire_lock("delivery", "run-b", is_stale=lambda owner: owner == "run-a")
+    store.release_lock("delivery", "run-a")  # not the holder any more: no effect
+    assert not store.acquire_lock("delivery", "run-c", is_stale=lambda owner: False)
+    store.release_lock("delivery", "run-b")
+    assert store.acquire_lock("delivery", "run-c", is_stale=lambda owner: False)

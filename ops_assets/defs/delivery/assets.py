@@ -37,12 +37,39 @@ def delivery(
     """Replies handed to the outbox connector and confirmed, at most once per item."""
     st = store.get()
     connector = outbox.connector(agent="delivery", store=st)
-    identity = settings.config().identity
-    healthy, health = connector.health()
+    run_id = context.run.run_id
+
+    def is_dead(owner: str) -> bool:
+        run = context.instance.get_run_by_id(owner)
+        return run is None or run.is_finished
+
+    # One drain at a time: two overlapping runs must never both act on one item. A holder
+    # whose run has finished (or died and was marked failed) no longer holds the lock.
+    if not st.acquire_lock("delivery", run_id, is_dead):
+        context.log.info("another delivery run is draining; this one leaves it to that run")
+        return dg.MaterializeResult(metadata={"delivered": 0, "skipped": "lock held"})
+    try:
+        outcome = drain(st, connector, settings.config().identity, context.log)
+    finally:
+        st.release_lock("delivery", run_id)
+    return dg.MaterializeResult(
+        metadata={
+            "delivered": len(outcome["delivered"]),
+            "unconfirmed": len(outcome["unconfirmed"]),
+            "held": len(outcome["held"]),
+            "delivery_item_ids": dg.MetadataValue.json(outcome),
+            "connector": f"{connector.name}@{connector.version}",
+        }
+    )
+
+
+def drain(st: Store, connector: FileOutbox, identity: Any, log: Any) -> dict[str, list[str]]:
     outcome: dict[str, list[str]] = {"delivered": [], "unconfirmed": [], "held": []}
+    healthy, health = connector.health()
     if not healthy:
-        context.log.warning(f"outbox unhealthy, nothing sent this time: {health}")
-    for item in st.ready_to_send() if healthy else []:
+        log.warning(f"outbox unhealthy, nothing sent this time: {health}")
+        return outcome
+    for item in st.ready_to_send():
         if st.kill_switch_on():
             # Checked before every send: a kill stops a running drain at its next message.
             if item["state"] == "approved":
@@ -67,18 +94,8 @@ def delivery(
             )
             outcome["held"].append(item["id"])
             continue
-        result = deliver_one(st, connector, item, draft["output"], identity)
-        outcome[result].append(item["id"])
-    return dg.MaterializeResult(
-        metadata={
-            "delivered": len(outcome["delivered"]),
-            "unconfirmed": len(outcome["unconfirmed"]),
-            "held": len(outcome["held"]),
-            "delivery_item_ids": dg.MetadataValue.json(outcome),
-            "connector": f"{connector.name}@{connector.version}",
-            "connector_health": health,
-        }
-    )
+        outcome[deliver_one(st, connector, item, draft["output"], identity)].append(item["id"])
+    return outcome
 
 
 def deliver_one(
@@ -105,7 +122,10 @@ def deliver_one(
     if row["state"] != "confirmed" and row["attempts"] > 0:
         # Sent before, receipt never recorded: ask the far side instead of sending again.
         receipt = connector.lookup(key) if connector.can_dedupe else None
-        if receipt is None and not connector.can_dedupe:
+        if receipt is not None:
+            st.delivery_mark(key, "confirmed", receipt=receipt.reference)
+            row["state"] = "confirmed"
+        elif not connector.can_dedupe:
             st.delivery_mark(key, "unconfirmed")
             st.transition(
                 item["id"],
@@ -116,10 +136,11 @@ def deliver_one(
                 expect=("sending",),
             )
             return "unconfirmed"
-        if receipt is not None:
-            st.delivery_mark(key, "confirmed", receipt=receipt.reference)
-    if row["state"] != "confirmed" and st.delivery_state(key) != "confirmed":
-        st.delivery_mark(key, "intent", attempted=True)
+    if row["state"] != "confirmed":
+        # The attempt is counted before the send, compare-and-set: a crash after the send is
+        # then visible, and of two drains racing for one message only one sends it.
+        if not st.delivery_attempt(key, row["attempts"]):
+            return "held"
         receipt = connector.send(_dated(payload), key)
         st.delivery_mark(key, "sent", receipt=receipt.reference)
         st.delivery_mark(key, "confirmed", receipt=receipt.reference)

@@ -31,6 +31,7 @@ from resources.store import Store
 from resources.store.resource import StoreResource
 
 CHECK = "draft_failure_rate_within_limit"
+PENDING = ("triaged", "drafted", "reviewed")
 SEND_REPLY = "send_reply"
 
 
@@ -88,7 +89,8 @@ def reply_draft(
     passed: list[tuple[dict[str, Any], dict[str, Any]]] = []
     attempted = 0
     for item, request, result in zip(items, requests, results, strict=True):
-        pending = item["state"] == "triaged"
+        # triaged: new work; drafted/reviewed: a run died half-way, finish what it started.
+        pending = item["state"] in PENDING
         if result.error_code in RETRYABLE:
             # No answer at all (model down, budget, kill switch): nothing to judge or keep.
             if pending:
@@ -97,7 +99,7 @@ def reply_draft(
                     item["id"],
                     result,
                     actor="reply_draft",
-                    expect=("triaged",),
+                    expect=PENDING,
                     on_budget=settings.policy().budgets.on_exhausted,
                 )
             continue
@@ -128,12 +130,15 @@ def reply_draft(
                 item["id"],
                 result,
                 actor="reply_draft",
-                expect=("triaged",),
+                expect=PENDING,
                 on_budget=settings.policy().budgets.on_exhausted,
             )
             continue
-        st.transition(item["id"], "drafted", actor="reply_draft", expect=("triaged",))
-        if failure:
+        state = item["state"]
+        if state == "triaged":
+            st.transition(item["id"], "drafted", actor="reply_draft", expect=("triaged",))
+            state = "drafted"
+        if state == "drafted" and failure:
             st.transition(
                 item["id"],
                 "awaiting_human",
@@ -142,10 +147,11 @@ def reply_draft(
                 reason=f"draft failed check: {failure}",
                 expect=("drafted",),
             )
-        else:
+            continue
+        if state == "drafted":
             st.transition(item["id"], "reviewed", actor="draft_checks", expect=("drafted",))
-            assert output is not None
-            passed.append((item, output))
+        assert output is not None
+        passed.append((item, output))
 
     pending_failures = attempted - len(passed)
     rate = pending_failures / attempted if attempted else 0.0

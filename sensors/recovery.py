@@ -1,0 +1,61 @@
+"""Batches whose run died: run them again under a new attempt, or hand them to the owner.
+
+Dagster launches a run key once and retries a failed run as dagster.yaml says; after that a
+batch with unfinished items would wait forever. Each sensor tick (and the headless runner)
+looks at the runs of every pending batch's current attempt: when all of them finished, the
+newest ended more than `grace_s` ago, and items are still unfinished, the attempt is bumped so
+the batch gets a fresh run key — at most MAX_BATCH_ATTEMPTS times, then its unfinished items
+go to `awaiting_human` with reason `run_failed`.
+"""
+
+import time
+
+import dagster as dg
+
+from resources.store import IN_FLIGHT, Store
+
+MAX_BATCH_ATTEMPTS = 3
+BATCH_TAG, ATTEMPT_TAG = "opsbench/batch", "opsbench/attempt"
+
+
+def runs_for_attempt(instance: dg.DagsterInstance, key: str, attempt: int) -> list[dg.DagsterRun]:
+    tags = {BATCH_TAG: key, ATTEMPT_TAG: str(attempt)}
+    return list(instance.get_runs(filters=dg.RunsFilter(tags=tags)))
+
+
+def recover_batches(
+    instance: dg.DagsterInstance, store: Store, *, grace_s: float = 60.0, now: float | None = None
+) -> list[str]:
+    """Returns the keys of the batches it moved on (bumped or handed to a human)."""
+    now = time.time() if now is None else now
+    moved = []
+    for batch in store.pending_batches():
+        runs = runs_for_attempt(instance, batch["key"], batch["attempt"])
+        if not runs or not all(run.is_finished for run in runs):
+            continue  # not launched yet, or still running
+        ended = [
+            r.end_time
+            for r in (instance.get_run_record_by_id(run.run_id) for run in runs)
+            if r and r.end_time
+        ]
+        if ended and now - max(ended) < grace_s:
+            continue  # give Dagster's own run retry its chance first
+        if batch["attempt"] + 1 >= MAX_BATCH_ATTEMPTS:
+            for item in store.items(batch=batch["key"], states=IN_FLIGHT):
+                store.transition(
+                    item["id"],
+                    "awaiting_human",
+                    actor="recovery",
+                    reason_code="run_failed",
+                    reason=f"batch {batch['key']} did not finish in {MAX_BATCH_ATTEMPTS} attempts",
+                )
+        else:
+            store.audit(
+                None,
+                "recovery",
+                "batch_retry",
+                {"batch": batch["key"], "attempt": batch["attempt"] + 1},
+            )
+        store.bump_batch_attempt(batch["key"])
+        moved.append(batch["key"])
+    return moved
