@@ -28,10 +28,17 @@ def _out(value: Any, as_json: bool) -> None:
     )
 
 
-def _setup(args: argparse.Namespace) -> Any:
-    """Export the choices to the environment the Dagster code reads, then open home and store."""
-    from ops_assets.home import open_home
+class NoHome(Exception):
+    """A verb that reads a home was pointed at a folder that is not one."""
 
+
+def _setup(args: argparse.Namespace, *, create: bool = False) -> Any:
+    """Export the choices to the environment the Dagster code reads, then open home and store.
+    Only `demo` and `run` create a home: a mistyped --home is an error, not an empty report."""
+    from ops_assets.home import home_path, open_home
+
+    if not create and not (home_path(args.home) / "store.sqlite").exists():
+        raise NoHome(f"no Opsbench home at {home_path(args.home)} (see --home / OPSBENCH_HOME)")
     home = open_home(args.home)
     os.environ["OPSBENCH_HOME"] = str(home.root)
     os.environ["DAGSTER_HOME"] = str(home.dagster)
@@ -54,7 +61,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not inbox.is_dir():
         _err(f"--inbox {inbox} is not a folder")
         return EXIT_CONFIG
-    home, store = _setup(args)
+    home, store = _setup(args, create=True)
     from resources.store import now_iso
 
     try:
@@ -63,14 +70,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _err(f"--llm local: {exc}")
         return EXIT_FAIL
     try:
-        from resources.llm.endpoints import EndpointError, resolve
+        from resources.llm.endpoints import EndpointError, require_price, resolve
 
         try:
+            config = load_config(args.config)
             endpoint = resolve(
-                os.environ.get("OPSBENCH_LLM", "local"),
-                home=home.root,
-                model=load_config(args.config).llm.model,
+                os.environ.get("OPSBENCH_LLM", "local"), home=home.root, model=config.llm.model
             )
+            require_price(endpoint, config.llm.prices)
         except (EndpointError, FileNotFoundError, ValueError) as exc:
             _err(f"--llm: {exc}")
             return EXIT_CONFIG
@@ -118,7 +125,7 @@ def _copy_inbox(source: Path, inbox: Path) -> int:
         target = inbox / path.name
         if target.exists():
             target = inbox / f"{path.stem}-{time.time_ns()}{path.suffix}"
-        temp = inbox / f".{target.name}.copying"
+        temp = inbox / f".copying-{time.time_ns()}"
         shutil.copy2(path, temp)  # keeps the mtime: a finished old file is claimable at once
         os.replace(temp, target)
         count += 1
@@ -328,7 +335,7 @@ def cmd_reject(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    home, _ = _setup(args)
+    home, _ = _setup(args, create=True)
     from ops_assets.workbench import run_workbench
 
     return run_workbench(
@@ -422,6 +429,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _err(f"config error: {exc}")
         return EXIT_CONFIG
+    except NoHome as exc:
+        _err(str(exc))
+        return EXIT_FAIL
 
 
 if __name__ == "__main__":

@@ -141,7 +141,7 @@ class HeadlessRunner:
         return list(self.instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key})))
 
     def _rested(self) -> bool:
-        if any(self.home.claimed.iterdir()):
+        if any(not p.name.startswith(".") for p in self.home.claimed.iterdir()):
             return False
         if complete_files([self.home.inbox], settle_s=-math.inf, now=time.time()):
             return False  # anything waiting in the inbox, settled or not

@@ -17,8 +17,9 @@ def prompt_version(name: str, *parts: str, schema: type[BaseModel]) -> str:
     return f"{name}-{digest.hexdigest()[:12]}"
 
 
-def untrusted_email(item: dict[str, Any]) -> str:
-    """The item as data between markers the text itself cannot forge."""
+def untrusted_email(item: dict[str, Any], max_body_chars: int = 6000) -> str:
+    """The item as data between markers the text itself cannot forge, its body cut to fit a
+    small model's context (the full text stays in the store)."""
 
     def clean(value: object) -> str:
         return str(value or "").replace(OPEN, "[marker]").replace(CLOSE, "[marker]")
@@ -34,3 +35,9 @@ def untrusted_email(item: dict[str, Any]) -> str:
             CLOSE,
         ]
     )
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[... {len(text) - limit} more characters not shown]"

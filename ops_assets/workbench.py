@@ -100,7 +100,7 @@ def seed_new_home(home: Home, store_is_empty: bool) -> int:
         return 0
     count = 0
     for path in sorted(SAMPLE_INBOX.iterdir())[:8]:
-        temp = home.inbox / f".{path.name}.copying"
+        temp = home.inbox / f".copying-{time.time_ns()}"
         shutil.copy2(path, temp)
         os.replace(temp, home.inbox / path.name)
         count += 1

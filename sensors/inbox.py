@@ -10,7 +10,7 @@ from ops_assets.partitions import BATCHES, batches
 from resources.settings import SettingsResource
 from resources.store.resource import StoreResource
 from sensors.intake import tick
-from sensors.recovery import recover_batches
+from sensors.recovery import ATTEMPT_TAG, BATCH_TAG, recover_batches
 
 
 def batch_run_request(key: str, attempt: int, trigger: str) -> dg.RunRequest:
@@ -18,7 +18,8 @@ def batch_run_request(key: str, attempt: int, trigger: str) -> dg.RunRequest:
         run_key=f"{key}#{attempt}",
         partition_key=key,
         tags={
-            "opsbench/batch": key,
+            BATCH_TAG: key,
+            ATTEMPT_TAG: str(attempt),
             "opsbench/trigger": trigger,
             "opsbench/reason": "new_batch" if attempt == 0 else "retry",
         },

@@ -167,7 +167,11 @@ class ModelClient:
                 raw = await client.chat.completions.create(**body)
             except openai.APIError as exc:
                 self.store.release(reservation)
-                result.error_code = "model_unavailable"
+                # A request the server refuses as such (too long, malformed, not recorded)
+                # will be refused again: the owner decides. Anything else may pass later.
+                status = getattr(exc, "status_code", None)
+                rejected = status in (400, 404, 413, 422)
+                result.error_code = "request_rejected" if rejected else "model_unavailable"
                 result.error = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"[:300]
                 return result
             response = raw.model_dump(mode="json")
@@ -193,8 +197,10 @@ class ModelClient:
         return dict(json.loads(stored["response"]))
 
     def _reserve_for(self, body: dict[str, Any], key: str, prices: Prices) -> int:
-        prompt_tokens = len(canonical_json(body["messages"])) // 3 + 16
-        worst = prices.cost(prompt_tokens, self.max_tokens)
+        # Every token of a byte-level tokenizer is at least one byte, so the request's UTF-8
+        # size (messages and schema) bounds its prompt tokens from above, for any script.
+        sent = canonical_json({"messages": body["messages"], "format": body["response_format"]})
+        worst = prices.cost(len(sent.encode("utf-8")) + 64, self.max_tokens)
         return self.store.reserve(
             key,
             worst,

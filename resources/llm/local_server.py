@@ -109,17 +109,21 @@ def ensure_server(
             stderr=log_file,
             start_new_session=True,
         )
+    pid_file.write_text(str(child.pid))  # at once: a crash while it loads can be cleaned up
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while not healthy(url):
-        if child.poll() is not None or time.monotonic() > deadline:
-            stop_pid(child.pid)
-            child.wait()
-            raise LocalServerError(
-                f"the local model server did not start; see {logs}/llm-server.log"
-            )
-        time.sleep(0.25)
-    pid_file.write_text(str(child.pid))
+    try:
+        while not healthy(url):
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise LocalServerError(
+                    f"the local model server did not start; see {logs}/llm-server.log"
+                )
+            time.sleep(0.25)
+    except BaseException:  # Ctrl-C included: never leave a 2 GB server behind
+        stop_pid(child.pid)
+        child.wait()
+        pid_file.unlink(missing_ok=True)
+        raise
     url_file.write_text(url)
     log(f"local model server ready at {url} (pid {child.pid}, log {logs}/llm-server.log)")
     return LocalServer(url, child.pid, started=True, process=child)

@@ -6,7 +6,7 @@ import dagster as dg
 
 from ops_assets.config import Config
 from resources.llm.client import ModelClient, Prices
-from resources.llm.endpoints import Endpoint, resolve
+from resources.llm.endpoints import Endpoint, require_price, resolve
 from resources.llm.replay import Recorder
 from resources.llm.scripted import ScriptedModel
 from resources.settings import SettingsResource
@@ -45,6 +45,7 @@ class LLMResource(dg.ConfigurableResource):
         require_scope(store, asset, "model", policy.scopes)
         config, budgets = self.settings.config(), policy.budgets
         endpoint = self.endpoint()
+        require_price(endpoint, config.llm.prices)
         cheaper = None
         if budgets.on_exhausted == "cheaper_model" and budgets.cheaper_model:
             cheaper = (budgets.cheaper_model, _prices(config, budgets.cheaper_model))

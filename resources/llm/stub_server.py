@@ -18,10 +18,16 @@ from resources.llm.scripted import ScriptedModel
 
 class StubServer:
     def __init__(
-        self, *, latency_s: float = 0.0, fail_first: int = 0, scripted: ScriptedModel | None = None
+        self,
+        *,
+        latency_s: float = 0.0,
+        fail_first: int = 0,
+        fail_status: int = 500,
+        scripted: ScriptedModel | None = None,
     ) -> None:
         self.latency_s = latency_s
         self.fail_first = fail_first
+        self.fail_status = fail_status
         self.scripted = scripted or ScriptedModel()
         self.requests = 0
         self.by_hash: Counter[str] = Counter()
@@ -51,7 +57,7 @@ class StubServer:
         if self.latency_s:
             time.sleep(self.latency_s)
         if failing:
-            return 500, {"error": {"message": "stub server told to fail"}}
+            return self.fail_status, {"error": {"message": "stub server told to fail"}}
         return 200, self.scripted.answer(body)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -238,3 +238,20 @@ def test_the_delivery_lock_passes_only_from_a_dead_holder(bench) -> None:
     assert not store.acquire_lock("delivery", "run-c", is_stale=lambda owner: False)
     store.release_lock("delivery", "run-b")
     assert store.acquire_lock("delivery", "run-c", is_stale=lambda owner: False)
+
+
+def test_items_a_dead_run_left_half_drafted_are_finished_by_the_next_run(
+    bench, monkeypatch
+) -> None:
+    _policy_all_auto(bench, monkeypatch)
+    key = _batch(bench)
+    _materialize(bench, [triage], key)
+    triaged = bench.store.items(states=["triaged"])
+    assert len(triaged) >= 2
+    # A run died after moving these on but before gating them.
+    bench.store.transition(triaged[0]["id"], "drafted", actor="test")
+    bench.store.transition(triaged[1]["id"], "drafted", actor="test")
+    bench.store.transition(triaged[1]["id"], "reviewed", actor="test")
+    _materialize(bench, [triage, reply_draft], key)
+    for item in triaged:
+        assert bench.store.get_item(item["id"])["state"] == "approved"

@@ -80,7 +80,14 @@ def test_sigkill_mid_batch_then_demo_again_loses_nothing_and_sends_nothing_twice
         (tmp_path / "empty").mkdir()
         survivor = _demo(home, tmp_path / "empty", server.url, env=dict(os.environ))
         _, err = survivor.communicate(timeout=300)
-        assert survivor.returncode == 0, err
+        assert survivor.returncode == 0, (
+            err[-2000:],
+            [
+                (i["source"], i["state"], i["reason_code"])
+                for i in _items(home)
+                if i["state"] not in RESTING
+            ],
+        )
         # Only calls in flight at the kill (unstored) may have been asked twice.
         twice = [h for h, n in server.by_hash.items() if n > 1]
         assert len(twice) <= 4, (killed_at, twice)

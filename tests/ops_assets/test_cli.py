@@ -140,3 +140,10 @@ def test_retry_releases_a_held_item(tmp_path) -> None:
         "retry", next(r["id"] for r in records if r["state"] == "delivered"), "--home", str(home)
     )
     assert refused.returncode == 1 and "only" in refused.stderr
+
+
+def test_reading_verbs_refuse_a_folder_that_is_not_a_home(tmp_path) -> None:
+    for verb in (["items", "--json"], ["status"], ["approvals"]):
+        done = opsbench(*verb, "--home", str(tmp_path / "typo"))
+        assert done.returncode == 1 and "no Opsbench home" in done.stderr, verb
+    assert not (tmp_path / "typo").exists()

@@ -23,7 +23,8 @@ def test_env_var_selects_the_file(monkeypatch, tmp_path) -> None:
     ("change", "message"),
     [
         (("max_items: 25", "max_items: 0"), "batching.max_items"),
-        (("  support: reply_draft", "  supprot: reply_draft"), "unknown categories"),
+        (("  support: reply_draft", "  supprot: reply_draft"), "routing.supprot"),
+        (("support: reply_draft", "support: reply-draft"), "routing.support"),
         (("tone:", "tonne:"), "identity.tonne"),
         (("identity:", "identity: [oops"), "cannot read config"),
     ],

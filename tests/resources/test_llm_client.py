@@ -109,5 +109,23 @@ def test_record_then_replay_makes_no_live_call(tmp_path, scripted) -> None:
     replay = resolve(f"replay:{recording}", home=tmp_path, model=None)
     replayed = _client(fresh, replay).run([_request(0), _request(1), _request(2)])
     assert [r.output for r in replayed[:2]] == [r.output for r in original]
-    assert replayed[2].error_code == "model_unavailable"  # not recorded: an error, not a call
+    assert replayed[2].error_code == "request_rejected"  # not recorded: an error, not a call
     assert replay.double.misses == 1 and scripted.calls == 2
+
+
+def test_a_request_the_server_refuses_is_not_retried_later(store, tmp_path, stub) -> None:
+    stub.fail_first, stub.fail_status = 100, 400  # e.g. longer than the model's context
+    endpoint = resolve(stub.url, home=tmp_path, model="m")
+    (result,) = _client(store, endpoint, max_retries=2).run([_request()])
+    assert result.error_code == "request_rejected" and stub.requests == 1
+    assert store.spent_today() == 0
+
+
+def test_a_hosted_model_without_a_price_is_refused(tmp_path) -> None:
+    from resources.llm.endpoints import EndpointError, require_price
+
+    hosted = resolve("https://llm.example/v1", home=tmp_path, model="big-model")
+    with pytest.raises(EndpointError, match="no price for model 'big-model'"):
+        require_price(hosted, {})
+    require_price(hosted, {"big-model": object()})
+    require_price(resolve("http://127.0.0.1:11434/v1", home=tmp_path, model="m"), {})

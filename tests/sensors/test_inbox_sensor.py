@@ -111,3 +111,27 @@ def test_two_processes_never_take_one_file(bench) -> None:
     assert sum(counts) == 40
     items = bench.store.items()
     assert len(items) == 40 and len({i["source"] for i in items}) == 40
+
+
+def test_a_file_that_cannot_be_claimed_never_blocks_the_ones_behind_it(bench, monkeypatch) -> None:
+    inbox = bench.home.inbox
+    long_name = "x" * 230 + ".eml"  # legal here, too long once the claim prefix is added
+    for name in (long_name, "stuck.eml", "ok.eml"):
+        (inbox / name).write_text(
+            f"From: a@client.example\nSubject: {name[:20]}\n"
+            f"Message-ID: <{name[:20]}@x>\n\nhello {name[:20]}"
+        )
+        os.utime(inbox / name, (time.time() - 60,) * 2)
+    real_rename = os.rename
+
+    def refuse_one(source, target):
+        if str(source).endswith("stuck.eml"):
+            raise PermissionError(13, "Permission denied")
+        return real_rename(source, target)
+
+    monkeypatch.setattr("sensors.intake.os.rename", refuse_one)
+    result = tick(bench.store, bench.home, load_config())
+    assert result.registered == 2
+    sources = sorted(i["source"] for i in bench.store.items())
+    assert "ok.eml" in sources and any(s.startswith("x" * 80) for s in sources)
+    assert [p.name for p in inbox.iterdir()] == ["stuck.eml"]  # left for a later tick

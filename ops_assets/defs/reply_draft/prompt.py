@@ -40,7 +40,9 @@ def messages(item: dict[str, Any], triage: dict[str, Any], config: Config) -> li
         {
             "role": "user",
             "content": USER.format(
-                category=triage["category"], summary=triage["summary"], email=untrusted_email(item)
+                category=triage["category"],
+                summary=triage["summary"],
+                email=untrusted_email(item, config.llm.max_input_chars),
             ),
         },
     ]

@@ -30,5 +30,8 @@ def messages(item: dict[str, Any], config: Config) -> list[dict[str, str]]:
             "role": "system",
             "content": SYSTEM.format(business=identity.business_name, owner=identity.owner_name),
         },
-        {"role": "user", "content": USER.format(email=untrusted_email(item))},
+        {
+            "role": "user",
+            "content": USER.format(email=untrusted_email(item, config.llm.max_input_chars)),
+        },
     ]
