@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -93,6 +94,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         outcome = HeadlessRunner(home, store).run_until_rested(timeout_s=args.timeout)
     finally:
         if server is not None and server.started:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the stop finish
             server.stop()
     summary = _summary(home, store, since=since, elapsed=time.monotonic() - started)
     summary["live_calls"] = summary["model_calls"] if endpoint.live else 0
@@ -337,10 +339,19 @@ def cmd_reject(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     home, _ = _setup(args, create=True)
     from ops_assets.workbench import run_workbench
+    from resources.llm.local_server import LocalServerError
+    from resources.llm.weights import WeightsError
 
-    return run_workbench(
-        home, port=args.port, llm=os.environ.get("OPSBENCH_LLM", "local"), seed=not args.no_samples
-    )
+    try:
+        return run_workbench(
+            home,
+            port=args.port,
+            llm=os.environ.get("OPSBENCH_LLM", "local"),
+            seed=not args.no_samples,
+        )
+    except (LocalServerError, WeightsError) as exc:
+        _err(f"--llm local: {exc}")
+        return EXIT_FAIL
 
 
 # ------------------------------------------------------------------ parser

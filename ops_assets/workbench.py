@@ -50,6 +50,19 @@ def stop_children(children: list[subprocess.Popen[bytes]], grace_s: float = 10.0
         child.wait()
 
 
+def stop_leftovers(pids_file: Path) -> None:
+    """Dagster processes a killed `opsbench run` left behind (they would hold the port)."""
+    if not pids_file.exists():
+        return
+    for line in pids_file.read_text().split():
+        pid = int(line) if line.isdigit() else 0
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if pid and cmdline.exists() and b"dagster" in cmdline.read_bytes():
+            _log(f"stopping a Dagster process left by an earlier run (pid {pid})")
+            stop_group(pid, cmdline.exists, 10.0)
+    pids_file.unlink(missing_ok=True)
+
+
 def wait_http(url: str, timeout_s: float, alive: Callable[[], bool] = lambda: True) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and alive():
@@ -123,9 +136,12 @@ def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
     logs = home.root / "logs"
     logs.mkdir(exist_ok=True)
     commands = dagster_commands(port)
+    pids_file = home.root / "workbench.pids"
+    stop_leftovers(pids_file)
     children = [
         start_child(commands[name], logs / f"{name}.log", env) for name in ("daemon", "webserver")
     ]
+    pids_file.write_text("\n".join(str(c.pid) for c in children))
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     try:
@@ -151,7 +167,11 @@ def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        # A second Ctrl-C (or make passing the first one on) must not cut the shutdown short
+        # and orphan the children, which live in sessions of their own.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         _log("stopping ...")
         stop_children(children)
+        pids_file.unlink(missing_ok=True)
         if server is not None and server.started:
             server.stop()
