@@ -1,18 +1,23 @@
 """The outcomes sensor: when items are ready to send or have new outcomes to remember, launch
-the delivery-and-memory job. The run key is derived from what is waiting, so the same
-waiting set launches one run."""
+the delivery-and-memory job. The run key is derived from what is waiting and a ten-minute
+window, so the same waiting set launches one run — and, if that run failed (a connector
+down), one more per window until it drains. Delivery itself is safe to repeat."""
 
 import hashlib
+import time
 
 import dagster as dg
 
 from ops_assets.defs.jobs import OUTCOMES_JOB
 from resources.store.resource import StoreResource
 
+RETRY_WINDOW_S = 600
 
-def outcomes_run_key(rows: list[dict]) -> str:  # type: ignore[type-arg]
+
+def outcomes_run_key(rows: list[dict], now: float | None = None) -> str:  # type: ignore[type-arg]
     marks = sorted(f"{r['id']}:{r['state']}:{r['updated_at']}" for r in rows)
-    return "outcomes-" + hashlib.sha256("|".join(marks).encode()).hexdigest()[:16]
+    window = int((time.time() if now is None else now) // RETRY_WINDOW_S)
+    return f"outcomes-{hashlib.sha256('|'.join(marks).encode()).hexdigest()[:16]}-{window}"
 
 
 @dg.sensor(

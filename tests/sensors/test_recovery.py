@@ -30,3 +30,13 @@ def test_a_dead_batch_is_retried_then_handed_to_the_owner(bench) -> None:
     items = bench.store.items(batch=key)
     assert {(i["state"], i["reason_code"]) for i in items} == {("awaiting_human", "run_failed")}
     assert not bench.store.pending_batches()
+
+
+def test_a_failed_drain_is_asked_for_again_in_the_next_window() -> None:
+    from sensors.outcomes import RETRY_WINDOW_S, outcomes_run_key
+
+    rows = [{"id": "a", "state": "approved", "updated_at": "t1"}]
+    assert outcomes_run_key(rows, now=0) == outcomes_run_key(rows, now=RETRY_WINDOW_S - 1)
+    assert outcomes_run_key(rows, now=0) != outcomes_run_key(rows, now=RETRY_WINDOW_S)
+    moved = [{"id": "a", "state": "sending", "updated_at": "t2"}]
+    assert outcomes_run_key(rows, now=0) != outcomes_run_key(moved, now=0)
