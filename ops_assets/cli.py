@@ -275,6 +275,42 @@ def _status_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    home, store = _setup(args)
+    from ops_assets.audit import item_story
+
+    story = item_story(home, store, args.item)
+    if story is None:
+        _err(f"no item {args.item}")
+        return EXIT_FAIL
+    if args.json:
+        _out(story, True)
+        return EXIT_OK
+    item = story["item"]
+    lines = [
+        f"{item['id']}  {item['source']}  {item['state']} {item['reason_code'] or ''}",
+        f"  from {item['sender']}: {item['subject']}",
+    ]
+    lines += [
+        f"  call {c['asset']:<12} {c['model']} {c['prompt_version']} "
+        f"{c['tokens_in']}/{c['tokens_out']} tok ${c['cost_usd']:.6f}"
+        f"{' (cached)' if c['cached'] else ''}"
+        for c in story["model_calls"]
+    ]
+    lines += [
+        f"  check {c['asset']}: {'ok' if c['valid'] else c['failure']}" for c in story["checks"]
+    ]
+    lines += [
+        f"  {a['at']} {a['actor']}: {a['decision']} ({a['policy']})" for a in story["approvals"]
+    ]
+    lines += [
+        f"  delivery {d['id']}: {d['state']} {d['receipt'] or ''}" for d in story["deliveries"]
+    ]
+    lines += [f"  {e['at']} {e['actor']}: {e['event']} {e['detail'] or ''}" for e in story["audit"]]
+    _out("\n".join(lines), False)
+    return EXIT_OK
+
+
 def cmd_kill(args: argparse.Namespace) -> int:
     _, store = _setup(args)
     from ops_assets.governance.controls import kill
@@ -393,6 +429,11 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="states, budgets, kill switch, sensors, failures")
     common(status)
     status.set_defaults(func=cmd_status)
+
+    audit = sub.add_parser("audit", help="the whole story of one item, calls and costs included")
+    audit.add_argument("item")
+    common(audit)
+    audit.set_defaults(func=cmd_audit)
 
     kill = sub.add_parser("kill", help="stop every model call and send (within one tick)")
     common(kill, json_flag=False)

@@ -144,8 +144,10 @@ def tick(
     ready = ready[: config.intake.max_files_per_tick]
     batching = config.batching
     if ready and not leftovers and len(ready) < batching.max_items:
-        oldest_age = now - min(p.stat().st_mtime for p in ready if p.exists())
-        if oldest_age < batching.max_wait_s:
+        mtimes = _mtimes(ready)  # another claimer may take files between listing and here
+        if not mtimes:
+            return result
+        if now - min(mtimes) < batching.max_wait_s:
             result.waiting = len(ready)  # let the batch fill a little longer
             return result
     claimed = leftovers + [c for c in (claim(p, home.claimed) for p in ready) if c is not None]
@@ -157,6 +159,16 @@ def tick(
         for path in chunk:
             _register(store, home, config, path, key, result)
     return result
+
+
+def _mtimes(paths: list[Path]) -> list[float]:
+    found = []
+    for path in paths:
+        try:
+            found.append(path.stat().st_mtime)
+        except FileNotFoundError:
+            continue
+    return found
 
 
 def _register(

@@ -506,6 +506,28 @@ class Store:
                 )
             )
 
+    def calls_for_item(self, item_id: str) -> list[Row]:
+        """Every use of the model for one item: paid or served from the ledger."""
+        mc, cu = t.model_calls, t.call_uses
+        query = (
+            sa.select(
+                cu.c.at,
+                cu.c.asset,
+                cu.c.run_id,
+                cu.c.cached,
+                mc.c.request_hash,
+                mc.c.model,
+                mc.c.prompt_version,
+                mc.c.tokens_in,
+                mc.c.tokens_out,
+                mc.c.cost_usd,
+            )
+            .join(mc, mc.c.request_hash == cu.c.request_hash)
+            .where(cu.c.item_id == item_id)
+            .order_by(cu.c.id)
+        )
+        return self._all(query)
+
     def spent_today(self) -> float:
         br = t.budget_reservations
         query = sa.select(sa.func.coalesce(sa.func.sum(br.c.actual_usd), 0.0)).where(

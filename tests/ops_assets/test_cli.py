@@ -147,3 +147,19 @@ def test_reading_verbs_refuse_a_folder_that_is_not_a_home(tmp_path) -> None:
         done = opsbench(*verb, "--home", str(tmp_path / "typo"))
         assert done.returncode == 1 and "no Opsbench home" in done.stderr, verb
     assert not (tmp_path / "typo").exists()
+
+
+def test_audit_tells_one_items_whole_story(tmp_path) -> None:
+    home = tmp_path / "h"
+    opsbench("demo", "--inbox", str(SAMPLES), "--home", str(home), "--llm", "scripted")
+    records = json.loads(opsbench("items", "--home", str(home), "--json").stdout)
+    delivered = next(r for r in records if r["state"] == "delivered")
+    story = json.loads(opsbench("audit", delivered["id"], "--home", str(home), "--json").stdout)
+    assert [c["asset"] for c in story["model_calls"]] == ["triage", "reply_draft"]
+    assert all(c["prompt_version"] and c["model"] and c["tokens_in"] for c in story["model_calls"])
+    assert story["cost_usd"] == pytest.approx(sum(c["cost_usd"] for c in story["model_calls"]))
+    assert [d["state"] for d in story["deliveries"]] == ["confirmed"]
+    assert {r["job"] for r in story["runs"]} == {"process_batch"}
+    assert story["audit"][0]["event"] == "registered"
+    assert story["audit"][-1]["detail"]["to"] == "delivered"
+    assert opsbench("audit", "itm_nope", "--home", str(home)).returncode == 1
