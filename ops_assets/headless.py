@@ -13,6 +13,7 @@ import dagster as dg
 from ops_assets.defs.jobs import BATCH_JOB, OUTCOMES_JOB
 from ops_assets.home import Home
 from ops_assets.partitions import BATCHES
+from resources.processes import pid_alive
 from resources.store import Store
 from sensors.intake import complete_files
 from sensors.recovery import recover_batches
@@ -21,16 +22,6 @@ RUN_KEY_TAG = "opsbench/run_key"
 PID_TAG = "opsbench/pid"
 # The event log keeps everything; the terminal only needs warnings and errors.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _stderr(message: str) -> None:
@@ -64,7 +55,7 @@ class HeadlessRunner:
             )
         ):
             pid = run.tags.get(PID_TAG)
-            if pid and pid.isdigit() and not _alive(int(pid)):
+            if pid and pid.isdigit() and not pid_alive(int(pid)):
                 self.instance.report_run_failed(run, "its process died (headless run)")
 
     def run_until_rested(self, *, timeout_s: float, poll_s: float = 0.25) -> HeadlessOutcome:

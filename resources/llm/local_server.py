@@ -7,7 +7,6 @@ longer answers) and replaced.
 """
 
 import argparse
-import os
 import signal
 import socket
 import subprocess
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ops_assets.home import Home
-from resources.processes import stop_group
+from resources.processes import pid_alive, stop_group
 
 READY_TIMEOUT_S = 120.0
 
@@ -57,12 +56,9 @@ def healthy(url: str, timeout: float = 2.0) -> bool:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    """Alive and still our server (a recycled pid belongs to someone else)."""
+    if not pid_alive(pid):
         return False
-    except PermissionError:
-        return True
     cmdline = Path(f"/proc/{pid}/cmdline")
     return not cmdline.exists() or b"local_server" in cmdline.read_bytes()
 

@@ -88,64 +88,51 @@ def reply_draft(
     failures: Counter[str] = Counter()
     passed: list[tuple[dict[str, Any], dict[str, Any]]] = []
     attempted = 0
+    on_budget = settings.policy().budgets.on_exhausted
     for item, request, result in zip(items, requests, results, strict=True):
         # triaged: new work; drafted/reviewed: a run died half-way, finish what it started.
         pending = item["state"] in PENDING
-        if result.error_code in RETRYABLE:
-            # No answer at all (model down, budget, kill switch): nothing to judge or keep.
-            if pending:
-                rest_after_failure(
-                    st,
-                    item["id"],
-                    result,
-                    actor="reply_draft",
-                    expect=PENDING,
-                    on_budget=settings.policy().budgets.on_exhausted,
-                )
-            continue
-        attempted += pending
-        output, failure = _draft_output(item, result.output, config)
-        failure = result.error_code or failure
-        row = output_row(
-            asset="reply_draft",
-            batch=batch,
-            run_id=context.run.run_id,
-            prompt_version=prompt.VERSION,
-            result=result,
-            output=output,
-            input_hash=messages_hash(request.messages),
-            failure=failure,
-        )
-        propose_correction_if_changed(
-            st, item, "reply_draft", row["output_hash"], actor="reply_draft"
-        )
-        st.save_output(row)
-        if failure:
-            failures[failure] += 1
+        if result.error_code not in RETRYABLE:
+            # An answer (valid or not) is judged and kept with its provenance. No answer at
+            # all (model down, budget, kill switch) is neither judged nor kept.
+            attempted += pending
+            output, failure = _draft_output(item, result.output, config)
+            failure = result.error_code or failure
+            row = output_row(
+                asset="reply_draft",
+                batch=batch,
+                run_id=context.run.run_id,
+                prompt_version=prompt.VERSION,
+                result=result,
+                output=output,
+                input_hash=messages_hash(request.messages),
+                failure=failure,
+            )
+            propose_correction_if_changed(
+                st, item, "reply_draft", row["output_hash"], actor="reply_draft"
+            )
+            st.save_output(row)
+            if failure:
+                failures[failure] += 1
         if not pending:
             continue
         if result.error_code:
             rest_after_failure(
-                st,
-                item["id"],
-                result,
-                actor="reply_draft",
-                expect=PENDING,
-                on_budget=settings.policy().budgets.on_exhausted,
+                st, item["id"], result, actor="reply_draft", expect=PENDING, on_budget=on_budget
             )
             continue
         state = item["state"]
         if state == "triaged":
             st.transition(item["id"], "drafted", actor="reply_draft", expect=("triaged",))
             state = "drafted"
-        if state == "drafted" and failure:
+        if failure:
             st.transition(
                 item["id"],
                 "awaiting_human",
                 actor="draft_checks",
                 reason_code=failure,
                 reason=f"draft failed check: {failure}",
-                expect=("drafted",),
+                expect=("drafted", "reviewed"),
             )
             continue
         if state == "drafted":

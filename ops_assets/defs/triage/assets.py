@@ -70,47 +70,39 @@ def triage(
         for i in to_model
     ]
     results = client.run(requests)
+    on_budget = settings.policy().budgets.on_exhausted
     for item, request, result in zip(to_model, requests, results, strict=True):
-        if result.error_code in RETRYABLE:
-            # No answer at all: keep any earlier output, and rest the item if it was waiting.
-            failures[result.error_code] += 1
-            if item["state"] == "received":
-                rest_after_failure(
-                    st,
-                    item["id"],
-                    result,
-                    actor="triage",
-                    expect=("received",),
-                    on_budget=settings.policy().budgets.on_exhausted,
-                )
-            continue
-        output = result.output.model_dump() if result.output else None
-        if output is not None:
-            output["urgency"] = urgency(item)
-        row = output_row(
-            asset="triage",
-            batch=batch,
-            run_id=context.run.run_id,
-            prompt_version=prompt.VERSION,
-            result=result,
-            output=output,
-            input_hash=messages_hash(request.messages),
-            failure=result.error_code,
-        )
-        propose_correction_if_changed(st, item, "triage", row["output_hash"], actor="triage")
-        st.save_output(row)
+        received = item["state"] == "received"
+        output = None
+        if result.error_code not in RETRYABLE:
+            # An answer (valid or not) is kept with its provenance; no answer keeps the old one.
+            output = result.output.model_dump() if result.output else None
+            if output is not None:
+                output["urgency"] = urgency(item)
+            row = output_row(
+                asset="triage",
+                batch=batch,
+                run_id=context.run.run_id,
+                prompt_version=prompt.VERSION,
+                result=result,
+                output=output,
+                input_hash=messages_hash(request.messages),
+                failure=result.error_code,
+            )
+            propose_correction_if_changed(st, item, "triage", row["output_hash"], actor="triage")
+            st.save_output(row)
         if result.error_code:
             failures[result.error_code] += 1
-            if item["state"] == "received":
+            if received:
                 rest_after_failure(
                     st,
                     item["id"],
                     result,
                     actor="triage",
                     expect=("received",),
-                    on_budget=settings.policy().budgets.on_exhausted,
+                    on_budget=on_budget,
                 )
-        elif item["state"] == "received":
+        elif received:
             assert output is not None
             _route(st, item["id"], output, config.route_for(output["category"]))
 
