@@ -8,7 +8,7 @@ after the store keeps what was paid for; a crash before it released nothing that
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import openai
@@ -83,7 +83,6 @@ class ModelClient:
     recorder: Recorder | None = None
     timeout_s: float = 120.0
     max_retries: int = 2
-    stats: dict[str, int] = field(default_factory=lambda: {"calls": 0, "hits": 0})
 
     def _openai(self) -> openai.AsyncOpenAI:
         import httpx2
@@ -192,7 +191,6 @@ class ModelClient:
         stored = self.store.get_call(result.request_hash)
         if stored is None:
             return None
-        self.stats["hits"] += 1
         result.cached = True
         return dict(json.loads(stored["response"]))
 
@@ -238,7 +236,6 @@ class ModelClient:
                 "run_id": self.run_id,
             },
         )
-        self.stats["calls"] += 1
 
     @staticmethod
     def _parse(response: dict[str, Any], schema: type[BaseModel], result: CallResult) -> None:

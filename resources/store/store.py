@@ -636,12 +636,6 @@ class Store:
             )
             return True
 
-    def delivery_state(self, delivery_id: str) -> str | None:
-        with self.engine.connect() as conn:
-            return conn.execute(
-                sa.select(t.deliveries.c.state).where(t.deliveries.c.id == delivery_id)
-            ).scalar()
-
     def deliveries_for(self, item_id: str) -> list[Row]:
         return self._all(
             t.deliveries.select()
