@@ -98,22 +98,25 @@ def release_retryable(store: Store, items: list[dict[str, Any]], *, actor: str) 
             item["state"] = "received"
 
 
-def propose_correction_if_changed(
-    store: Store, item: dict[str, Any], asset: str, new_hash: str | None, *, actor: str
-) -> bool:
-    """A changed output for an item already delivered is never sent again: it waits for the
-    owner as a proposed correction."""
+def keep_output(store: Store, item: dict[str, Any], row: dict[str, Any]) -> None:
+    """Save an agent's output row. A changed output for an item already delivered is never
+    sent again: the item waits for the owner as a proposed correction."""
+    asset = row["asset"]
     previous = store.get_output(item["id"], asset)
-    if item["state"] != "delivered" or previous is None or previous["output_hash"] == new_hash:
-        return False
-    return store.transition(
-        item["id"],
-        "awaiting_human",
-        actor=actor,
-        reason_code="proposed_correction",
-        reason=f"{asset} output changed after delivery",
-        expect=("delivered",),
-    )
+    if (
+        item["state"] == "delivered"
+        and previous is not None
+        and previous["output_hash"] != row["output_hash"]
+    ):
+        store.transition(
+            item["id"],
+            "awaiting_human",
+            actor=asset,
+            reason_code="proposed_correction",
+            reason=f"{asset} output changed after delivery",
+            expect=("delivered",),
+        )
+    store.save_output(row)
 
 
 def batch_metadata(

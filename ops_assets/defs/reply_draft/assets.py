@@ -11,9 +11,9 @@ from ops_assets.agent_run import (
     NOT_FOR_AGENTS,
     RETRYABLE,
     batch_metadata,
+    keep_output,
     messages_hash,
     output_row,
-    propose_correction_if_changed,
     rest_after_failure,
 )
 from ops_assets.config import Config
@@ -108,10 +108,7 @@ def reply_draft(
                 input_hash=messages_hash(request.messages),
                 failure=failure,
             )
-            propose_correction_if_changed(
-                st, item, "reply_draft", row["output_hash"], actor="reply_draft"
-            )
-            st.save_output(row)
+            keep_output(st, item, row)
             if failure:
                 failures[failure] += 1
         if not pending:

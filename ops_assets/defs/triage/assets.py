@@ -9,9 +9,9 @@ from ops_assets.agent_run import (
     NOT_FOR_AGENTS,
     RETRYABLE,
     batch_metadata,
+    keep_output,
     messages_hash,
     output_row,
-    propose_correction_if_changed,
     release_retryable,
     rest_after_failure,
 )
@@ -89,8 +89,7 @@ def triage(
                 input_hash=messages_hash(request.messages),
                 failure=result.error_code,
             )
-            propose_correction_if_changed(st, item, "triage", row["output_hash"], actor="triage")
-            st.save_output(row)
+            keep_output(st, item, row)
         if result.error_code:
             failures[result.error_code] += 1
             if received:
