@@ -119,6 +119,27 @@ def keep_output(store: Store, item: dict[str, Any], row: dict[str, Any]) -> None
     store.save_output(row)
 
 
+def valid_output(store: Store, item_id: str, asset: str) -> dict[str, Any] | None:
+    row = store.get_output(item_id, asset)
+    return row["output"] if row is not None and row["valid"] else None
+
+
+def final_draft(store: Store, item_id: str) -> dict[str, Any] | None:
+    """The output row holding the reply to send: the reviewer's (a repaired draft) when it
+    reviewed the current draft, else the drafter's own."""
+    draft = store.get_output(item_id, "reply_draft")
+    review = store.get_output(item_id, "review")
+    if (
+        draft is not None
+        and review is not None
+        and review["output"] is not None
+        and review["output"].get("draft_hash") == draft["output_hash"]
+        and review["output"].get("body")
+    ):
+        return review
+    return draft
+
+
 def batch_metadata(
     results: Sequence[CallResult],
     *,
@@ -138,7 +159,7 @@ def batch_metadata(
         "cache_hits": sum(1 for r in results if r.cached),
         "tokens_in": sum(r.tokens_in for r in results),
         "tokens_out": sum(r.tokens_out for r in results),
-        "cost_usd": dg.MetadataValue.float(round(sum(r.cost_usd for r in results), 8)),
+        "cost_usd": dg.MetadataValue.float(round(float(sum(r.cost_usd for r in results)), 8)),
         "prompt_version": prompt_version,
         "model": model,
         "failures": sum(failures.values()),

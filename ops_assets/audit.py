@@ -50,6 +50,10 @@ def item_story(home: Home, store: Store, item_id: str) -> dict[str, Any] | None:
             }
             for o in outputs
         ],
+        "failures": [
+            {k: f[k] for k in ("at", "agent", "kind", "reason", "prompt_version", "model")}
+            for f in store.failures(item_id=item_id)
+        ],
         "approvals": store.approvals_for(item_id),
         "deliveries": store.deliveries_for(item_id),
         "audit": store.audit_for(item_id),

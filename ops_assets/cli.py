@@ -301,6 +301,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         f"  check {c['asset']}: {'ok' if c['valid'] else c['failure']}" for c in story["checks"]
     ]
     lines += [
+        f"  failure {f['agent']}: {f['kind']} {f['reason']} ({f['prompt_version']})"
+        for f in story["failures"]
+    ]
+    lines += [
         f"  {a['at']} {a['actor']}: {a['decision']} ({a['policy']})" for a in story["approvals"]
     ]
     lines += [
@@ -309,6 +313,31 @@ def cmd_audit(args: argparse.Namespace) -> int:
     lines += [f"  {e['at']} {e['actor']}: {e['event']} {e['detail'] or ''}" for e in story["audit"]]
     _out("\n".join(lines), False)
     return EXIT_OK
+
+
+def cmd_prompts_test(args: argparse.Namespace) -> int:
+    home, store = _setup(args)
+    from ops_assets.quality import regression
+    from resources.llm.resource import LLMResource
+    from resources.settings import SettingsResource
+
+    try:
+        candidate = regression.load_candidate(
+            args.agent, Path(args.prompt) if args.prompt else None
+        )
+    except regression.RegressionError as exc:
+        _err(str(exc))
+        return EXIT_CONFIG
+    server = _local_server_if_needed(home)
+    try:
+        llm = LLMResource(settings=SettingsResource())
+        client = llm.client(store, run_id=None, asset=args.agent)
+        report = regression.run(args.agent, candidate, store, load_config(args.config), client)
+    finally:
+        if server is not None and server.started:
+            server.stop()
+    _out(report.as_dict() if args.json else report.text(), args.json)
+    return EXIT_FAIL if report.regressions else EXIT_OK
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
@@ -434,6 +463,21 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("item")
     common(audit)
     audit.set_defaults(func=cmd_audit)
+
+    prompts = sub.add_parser("prompts", help="prompt versions and regression tests")
+    prompts_sub = prompts.add_subparsers(dest="prompts_command", required=True)
+    prompts_test = prompts_sub.add_parser(
+        "test",
+        help="replay the failures dataset and golden set against a candidate prompt "
+        "(exit 1 if any case regresses)",
+    )
+    prompts_test.add_argument("agent", help="triage | reply_draft")
+    prompts_test.add_argument(
+        "--prompt", help="candidate: YAML with system/user templates, or a text system prompt"
+    )
+    prompts_test.add_argument("--llm", help="as for demo (default local)")
+    common(prompts_test)
+    prompts_test.set_defaults(func=cmd_prompts_test)
 
     kill = sub.add_parser("kill", help="stop every model call and send (within one tick)")
     common(kill, json_flag=False)

@@ -78,6 +78,8 @@ class Quality(_Strict):
     max_failure_rate: float = Field(default=0.5, ge=0, le=1)
     min_reply_chars: int = Field(default=40, ge=1)
     max_reply_chars: int = Field(default=2500, ge=1)
+    max_revisions: int = Field(default=2, ge=0, le=5)
+    """Repairs the reviewer may ask for before a draft goes to the owner."""
 
 
 class Outbox(_Strict):

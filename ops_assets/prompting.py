@@ -17,6 +17,12 @@ def prompt_version(name: str, *parts: str, schema: type[BaseModel]) -> str:
     return f"{name}-{digest.hexdigest()[:12]}"
 
 
+def combined_version(name: str, *versions: str) -> str:
+    """One version for an asset that runs several prompts: any of them changing changes it."""
+    digest = hashlib.sha256("\n".join(versions).encode("utf-8")).hexdigest()[:12]
+    return f"{name}-{digest}"
+
+
 def untrusted_email(item: dict[str, Any], max_body_chars: int = 6000) -> str:
     """The item as data between markers the text itself cannot forge, its body cut to fit a
     small model's context (the full text stays in the store)."""
@@ -31,7 +37,7 @@ def untrusted_email(item: dict[str, Any], max_body_chars: int = 6000) -> str:
             f"From: {clean(item.get('sender'))}",
             f"Subject: {clean(item.get('subject'))}",
             "",
-            clean(item.get("body")),
+            _cut(clean(item.get("body")), max_body_chars),
             CLOSE,
         ]
     )

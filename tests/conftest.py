@@ -41,6 +41,25 @@ class Bench:
 
         self.instance.add_dynamic_partitions(BATCHES, [key])
 
+    def intake(self, files: list[Path] | None = None) -> str:
+        """Drop mail (the samples by default) and take it in as one batch; its key."""
+        from support import SAMPLES, drop
+
+        from ops_assets.config import load_config
+        from sensors.intake import tick
+
+        drop(self.home.inbox, files or sorted(SAMPLES.iterdir()))  # type: ignore[attr-defined]
+        (key,) = tick(self.store, self.home, load_config()).batches  # type: ignore[arg-type]
+        self.add_batch_partition(key)
+        return key
+
+    def materialize(
+        self, assets: list, key: str | None = None, **kw: object
+    ) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            assets, partition_key=key, resources=self.resources, instance=self.instance, **kw
+        )
+
 
 @pytest.fixture
 def bench(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Bench]:

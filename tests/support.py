@@ -35,3 +35,19 @@ def assert_no_canary(root, extra_text: str = "") -> None:
         for path in root.rglob("*"):
             if path.is_file():
                 assert canary.encode() not in path.read_bytes(), path
+
+
+def batch_assets() -> list:
+    """The process_batch job's assets, in order (imported late: support loads before Dagster)."""
+    from ops_assets.defs.reply_draft.assets import reply_draft
+    from ops_assets.defs.review.assets import review
+    from ops_assets.defs.triage.assets import triage
+
+    return [triage, reply_draft, review]
+
+
+def outcome_assets() -> list:
+    from ops_assets.defs.delivery.assets import delivery
+    from ops_assets.defs.memory.assets import episodic_memory
+
+    return [delivery, episodic_memory]

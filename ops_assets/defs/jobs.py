@@ -7,8 +7,9 @@ OUTCOMES_JOB = "deliver_and_remember"
 
 process_batch = dg.define_asset_job(
     BATCH_JOB,
-    selection=dg.AssetSelection.assets("triage", "reply_draft"),
-    description="Triage and draft every item of one intake batch (partitioned like its assets).",
+    selection=dg.AssetSelection.assets("triage", "reply_draft", "review"),
+    description="Triage, draft and review every item of one intake batch (partitioned like its "
+    "assets).",
 )
 
 deliver_and_remember = dg.define_asset_job(

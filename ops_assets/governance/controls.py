@@ -4,8 +4,10 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from ops_assets.agent_run import final_draft
 from ops_assets.config import Config
 from ops_assets.defs.reply_draft.validation import draft_problems
+from ops_assets.quality.failures import HUMAN_CORRECTION
 from ops_assets.secrets import find_secrets
 from resources.store import Store
 
@@ -44,7 +46,7 @@ def resume(store: Store, *, actor: str = "operator") -> dict[str, int]:
 def awaiting(store: Store) -> list[dict[str, Any]]:
     records = []
     for item in store.items(states=["awaiting_approval"]):
-        draft = store.get_output(item["id"], "reply_draft")
+        draft = final_draft(store, item["id"])
         records.append(
             {
                 "id": item["id"],
@@ -65,7 +67,7 @@ def approve(
     store: Store, config: Config, item_id: str, *, edit: Path | None = None, actor: str = "operator"
 ) -> dict[str, Any]:
     _awaiting_item(store, item_id)
-    draft = store.get_output(item_id, "reply_draft")
+    draft = final_draft(store, item_id)
     if draft is None or draft["output"] is None:
         raise ControlError(f"{item_id} has no draft to approve")
     changed = None
@@ -84,6 +86,7 @@ def approve(
                 "run_id": draft["run_id"],
             }
         )
+        _record_correction(store, draft, "edited", after=body)
     store.record_approval(
         item_id, "approved", actor=actor, policy="operator", note="edited" if changed else None
     )
@@ -106,6 +109,9 @@ def approve(
 
 def reject(store: Store, item_id: str, *, reason: str, actor: str = "operator") -> dict[str, Any]:
     _awaiting_item(store, item_id)
+    draft = final_draft(store, item_id)
+    if draft is not None:
+        _record_correction(store, draft, "rejected", after=None, note=reason)
     store.record_approval(item_id, "rejected", actor=actor, policy="operator", note=reason)
     store.transition(
         item_id,
@@ -125,3 +131,20 @@ def _awaiting_item(store: Store, item_id: str) -> dict[str, Any]:
     if item["state"] != "awaiting_approval":
         raise ControlError(f"{item_id} is {item['state']}, not awaiting_approval")
     return item
+
+
+def _record_correction(
+    store: Store, draft: dict[str, Any], reason: str, *, after: str | None, note: str | None = None
+) -> None:
+    """The owner's edit or rejection joins the failures dataset: the best label there is."""
+    store.record_failure(
+        item_id=draft["item_id"],
+        agent="reply_draft",
+        kind=HUMAN_CORRECTION,
+        reason=reason,
+        prompt_version=draft["prompt_version"],
+        model=draft["model"],
+        run_id=draft["run_id"],
+        input={"draft": (draft["output"] or {}).get("body")},
+        output={"corrected": after, "note": note},
+    )

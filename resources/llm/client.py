@@ -122,11 +122,14 @@ class ModelClient:
 
     async def _run_all(self, requests: Sequence[CallRequest]) -> list[CallResult]:
         limit = asyncio.Semaphore(self.concurrency)
+        # Identical requests in one run wait for the first: it pays, they read the ledger.
+        same_request: dict[str, asyncio.Lock] = {}
         client = self._openai()
         try:
 
             async def one(request: CallRequest) -> CallResult:
-                async with limit:
+                key = request_hash(self.body_for(request))
+                async with same_request.setdefault(key, asyncio.Lock()), limit:
                     return await self._call(client, request)
 
             return list(await asyncio.gather(*(one(r) for r in requests)))

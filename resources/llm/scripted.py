@@ -77,14 +77,28 @@ _CATEGORY_WORDS = (
     ),
 )
 
-Script = Callable[[str, dict[str, Any]], dict[str, Any]]
+DRAFT = re.compile(r"<<<DRAFT_REPLY\n(.*?)\nDRAFT_REPLY>>>", re.S)
+
+Script = Callable[[str], dict[str, Any]]
+"""Answers from the email text alone (what most agents are asked about)."""
+RequestScript = Callable[[dict[str, Any]], dict[str, Any]]
+"""Answers from the whole request (the reviewer reads a draft; a repair reads feedback)."""
 
 
 def _email_text(body: dict[str, Any]) -> str:
-    for message in reversed(body.get("messages", [])):
-        if message.get("role") == "user":
-            found = UNTRUSTED.search(str(message.get("content", "")))
-            return found.group(1) if found else str(message.get("content", ""))
+    users = [str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"]
+    for content in reversed(users):
+        found = UNTRUSTED.search(content)
+        if found:
+            return found.group(1)
+    return users[-1] if users else ""
+
+
+def draft_under_review(body: dict[str, Any]) -> str:
+    for message in body.get("messages", []):
+        found = DRAFT.search(str(message.get("content", "")))
+        if found:
+            return found.group(1)
     return ""
 
 
@@ -126,10 +140,19 @@ def script_reply(text: str) -> dict[str, Any]:
     }
 
 
-DEFAULT_SCRIPTS: dict[str, Callable[[str], dict[str, Any]]] = {
+def script_review(body: dict[str, Any]) -> dict[str, Any]:
+    """A lenient reviewer: passes every draft that reads like a reply."""
+    draft = draft_under_review(body)
+    if draft.strip():
+        return {"verdict": "pass", "reasons": [], "feedback": ""}
+    return {"verdict": "revise", "reasons": ["unanswered"], "feedback": "Write a reply."}
+
+
+DEFAULT_SCRIPTS: dict[str, Script] = {
     "triage": script_triage,
     "reply_draft": script_reply,
 }
+DEFAULT_REQUEST_SCRIPTS: dict[str, RequestScript] = {"review": script_review}
 
 
 def completion(body: dict[str, Any], content: str) -> dict[str, Any]:
@@ -159,12 +182,22 @@ def completion(body: dict[str, Any], content: str) -> dict[str, Any]:
 class ScriptedModel:
     """Deterministic answers keyed by the response schema's name; counts the calls it serves."""
 
-    def __init__(self, scripts: dict[str, Callable[[str], dict[str, Any]]] | None = None) -> None:
+    def __init__(
+        self,
+        scripts: dict[str, Script] | None = None,
+        request_scripts: dict[str, RequestScript] | None = None,
+    ) -> None:
         self.scripts = {**DEFAULT_SCRIPTS, **(scripts or {})}
+        self.request_scripts = {**DEFAULT_REQUEST_SCRIPTS, **(request_scripts or {})}
+        for name in self.scripts:  # an explicit text script wins over a default request one
+            if name in (scripts or {}):
+                self.request_scripts.pop(name, None)
         self.calls = 0
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         schema = (body.get("response_format") or {}).get("json_schema", {}).get("name", "")
+        if schema in self.request_scripts:
+            return completion(body, json.dumps(self.request_scripts[schema](body)))
         script = self.scripts.get(schema)
         if script is None:
             raise KeyError(f"the scripted model has no script for schema {schema!r}")

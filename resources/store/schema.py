@@ -160,3 +160,23 @@ controls = sa.Table(
     sa.Column("actor", sa.String, nullable=False),
     sa.Column("at", sa.String, nullable=False),
 )
+
+# The failures dataset: every schema error, check failure, reviewer rejection and human
+# correction, with what the agent saw and said. It feeds prompt regression tests.
+failures = sa.Table(
+    "failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String, nullable=False),
+    sa.Column("item_id", sa.String, index=True),
+    sa.Column("agent", sa.String, nullable=False),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("reason", sa.String, nullable=False),
+    sa.Column("prompt_version", sa.String),
+    sa.Column("model", sa.String),
+    sa.Column("run_id", sa.String),
+    sa.Column("input", sa.JSON),
+    sa.Column("output", sa.JSON),
+    # Same item, agent, kind, reason and output: the same failure (a re-run records it once).
+    sa.Column("fingerprint", sa.String, nullable=False, unique=True),
+)

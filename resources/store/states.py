@@ -21,7 +21,7 @@ READY_TO_SEND = ("approved", "sending")
 ALLOWED: dict[str, frozenset[str]] = {
     "received": frozenset({"triaged", "no_action", "awaiting_human", "deferred", "rejected"}),
     "triaged": frozenset({"drafted", "no_action", "awaiting_human", "deferred", "received"}),
-    "drafted": frozenset({"reviewed", "awaiting_human", "received"}),
+    "drafted": frozenset({"reviewed", "awaiting_human", "deferred", "received"}),
     "reviewed": frozenset(
         {"approved", "awaiting_approval", "awaiting_human", "rejected", "received"}
     ),

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from resources.llm.hashing import canonical_json, text_hash
 from resources.store import schema as t
 from resources.store.engine import make_engine, migrate
 from resources.store.states import (
@@ -371,6 +372,55 @@ class Store:
     def outputs_for(self, item_id: str) -> list[Row]:
         return self._all(t.agent_outputs.select().where(t.agent_outputs.c.item_id == item_id))
 
+    # ---------------------------------------------------------------- failures dataset
+    def record_failure(
+        self,
+        *,
+        item_id: str | None,
+        agent: str,
+        kind: str,
+        reason: str,
+        prompt_version: str | None = None,
+        model: str | None = None,
+        run_id: str | None = None,
+        input: Any = None,
+        output: Any = None,
+    ) -> bool:
+        """Keep one failure; the same failure seen again (a re-run) is recorded once."""
+        fingerprint = text_hash(
+            canonical_json([item_id, agent, kind, reason, prompt_version, output])
+        )
+        with self.tx() as conn:
+            seen = conn.execute(
+                sa.select(t.failures.c.id).where(t.failures.c.fingerprint == fingerprint)
+            ).first()
+            if seen is not None:
+                return False
+            conn.execute(
+                t.failures.insert().values(
+                    at=now_iso(),
+                    item_id=item_id,
+                    agent=agent,
+                    kind=kind,
+                    reason=reason,
+                    prompt_version=prompt_version,
+                    model=model,
+                    run_id=run_id,
+                    input=input,
+                    output=output,
+                    fingerprint=fingerprint,
+                )
+            )
+            return True
+
+    def failures(self, *, agent: str | None = None, item_id: str | None = None) -> list[Row]:
+        query = t.failures.select().order_by(t.failures.c.id)
+        if agent is not None:
+            query = query.where(t.failures.c.agent == agent)
+        if item_id is not None:
+            query = query.where(t.failures.c.item_id == item_id)
+        return self._all(query)
+
     # ---------------------------------------------------------------- model-call ledger
     def get_call(self, request_hash: str) -> Row | None:
         rows = self._all(t.model_calls.select().where(t.model_calls.c.request_hash == request_hash))
@@ -476,9 +526,17 @@ class Store:
             )
 
     def record_call(self, reservation_id: int, call: Row) -> None:
-        """Store a paid call's response and cost, and settle its reservation, in one step."""
+        """Store a paid call's response and cost, and settle its reservation, in one step.
+        If another process paid for the same request meanwhile, its answer stays the ledger's;
+        this payment still counts against the budget (the reservation settles at its cost)."""
         with self.tx() as conn:
-            conn.execute(t.model_calls.insert().values(created_at=now_iso(), **call))
+            known = conn.execute(
+                sa.select(t.model_calls.c.request_hash).where(
+                    t.model_calls.c.request_hash == call["request_hash"]
+                )
+            ).first()
+            if known is None:
+                conn.execute(t.model_calls.insert().values(created_at=now_iso(), **call))
             conn.execute(
                 t.budget_reservations.update()
                 .where(t.budget_reservations.c.id == reservation_id)

@@ -1,41 +1,24 @@
 """Invariants 2 and 3: re-execution pays no model call twice and sends no message twice."""
 
 import dagster as dg
-from support import SAMPLES, drop
+from support import SAMPLES, batch_assets, outcome_assets
 
-from ops_assets.config import load_config
 from ops_assets.defs.delivery import assets as delivery_module
 from ops_assets.defs.delivery.assets import delivery
-from ops_assets.defs.memory.assets import episodic_memory
-from ops_assets.defs.reply_draft.assets import reply_draft
 from ops_assets.defs.triage.assets import triage
 from resources.connectors.outbox import FileOutbox
-from sensors.intake import tick
-
-
-def _batch(bench) -> str:
-    drop(bench.home.inbox, sorted(SAMPLES.iterdir()))
-    (key,) = tick(bench.store, bench.home, load_config()).batches
-    bench.add_batch_partition(key)
-    return key
-
-
-def _materialize(bench, assets, key=None, **kw) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        assets, partition_key=key, resources=bench.resources, instance=bench.instance, **kw
-    )
 
 
 def test_rematerializing_a_batch_makes_no_new_calls_and_no_new_deliveries(bench) -> None:
-    key = _batch(bench)
-    _materialize(bench, [triage, reply_draft], key)
-    _materialize(bench, [delivery, episodic_memory])
+    key = bench.intake()
+    bench.materialize(batch_assets(), key)
+    bench.materialize(outcome_assets())
     paid = bench.store.call_totals()["model_calls"]
     sent = sorted(p.name for p in bench.home.outbox.iterdir())
     states = {i["id"]: i["state"] for i in bench.store.items()}
 
-    again = _materialize(bench, [triage, reply_draft], key)
-    _materialize(bench, [delivery, episodic_memory])
+    again = bench.materialize(batch_assets(), key)
+    bench.materialize(outcome_assets())
     assert bench.store.call_totals()["model_calls"] == paid
     for asset in ("triage", "reply_draft"):
         (mat,) = again.asset_materializations_for_node(asset)
@@ -50,9 +33,9 @@ def test_a_changed_output_after_delivery_is_a_proposed_correction(bench, monkeyp
     from resources.llm.resource import LLMResource
     from resources.llm.scripted import ScriptedModel
 
-    key = _batch(bench)
-    _materialize(bench, [triage, reply_draft], key)
-    _materialize(bench, [delivery])
+    key = bench.intake()
+    bench.materialize(batch_assets(), key)
+    bench.materialize([delivery])
     delivered = [i["id"] for i in bench.store.items(states=["delivered"])]
     sent = sorted(p.name for p in bench.home.outbox.iterdir())
     assert delivered
@@ -76,8 +59,8 @@ def test_a_changed_output_after_delivery_is_a_proposed_correction(bench, monkeyp
         .replace("temperature: 0.0", "temperature: 0.1")
     )
     monkeypatch.setenv("OPSBENCH_CONFIG", str(config_file))
-    _materialize(bench, [triage, reply_draft], key)
-    _materialize(bench, [delivery])
+    bench.materialize(batch_assets(), key)
+    bench.materialize([delivery])
     for item_id in delivered:
         item = bench.store.get_item(item_id)
         assert (item["state"], item["reason_code"]) == ("awaiting_human", "proposed_correction")
@@ -93,8 +76,8 @@ class _Counting(FileOutbox):
 
 
 def test_a_crash_between_send_and_record_does_not_send_twice(bench, monkeypatch) -> None:
-    key = _batch(bench)
-    _materialize(bench, [triage, reply_draft], key)
+    key = bench.intake()
+    bench.materialize(batch_assets(), key)
     ready = len(bench.store.ready_to_send())
     monkeypatch.setattr(
         "resources.connectors.outbox.OutboxResource.connector",
@@ -110,10 +93,10 @@ def test_a_crash_between_send_and_record_does_not_send_twice(bench, monkeypatch)
         return original(delivery_id, state, **kw)
 
     monkeypatch.setattr(bench.store, "delivery_mark", crash_after_send)
-    first = _materialize(bench, [delivery], raise_on_error=False)
+    first = bench.materialize([delivery], raise_on_error=False)
     assert not first.success and crashed
     monkeypatch.setattr(bench.store, "delivery_mark", original)
-    assert _materialize(bench, [delivery]).success
+    assert bench.materialize([delivery]).success
 
     assert _Counting.sends == ready  # the crashed one was looked up, not sent again
     assert len(list(bench.home.outbox.glob("*.eml"))) == ready
@@ -126,8 +109,8 @@ def test_without_far_side_dedupe_an_unconfirmed_send_waits_for_a_human(bench, mo
     class NoDedupe(_Counting):
         can_dedupe = False
 
-    key = _batch(bench)
-    _materialize(bench, [triage, reply_draft], key)
+    key = bench.intake()
+    bench.materialize(batch_assets(), key)
     (item, *_) = bench.store.ready_to_send()
     monkeypatch.setattr(
         "resources.connectors.outbox.OutboxResource.connector",
@@ -148,17 +131,17 @@ def test_without_far_side_dedupe_an_unconfirmed_send_waits_for_a_human(bench, mo
     )
     assert bench.store.delivery_attempt(key_, 0)
     NoDedupe.sends = 0
-    assert _materialize(bench, [delivery]).success
+    assert bench.materialize([delivery]).success
     held = bench.store.get_item(item["id"])
     assert (held["state"], held["reason_code"]) == ("awaiting_human", "delivery_unconfirmed")
     assert not (bench.home.outbox / f"{key_}.eml").exists()
 
 
 def test_delivery_drains_only_ready_items(bench) -> None:
-    key = _batch(bench)
-    _materialize(bench, [triage, reply_draft], key)
+    key = bench.intake()
+    bench.materialize(batch_assets(), key)
     before = {i["id"] for i in bench.store.items(states=["awaiting_human", "no_action"])}
-    _materialize(bench, [delivery])
+    bench.materialize([delivery])
     assert not bench.store.ready_to_send()
     assert {i["id"] for i in bench.store.items(states=["awaiting_human", "no_action"])} == before
 
@@ -166,13 +149,13 @@ def test_delivery_drains_only_ready_items(bench) -> None:
 def test_a_rerun_without_answers_leaves_delivered_items_alone(bench) -> None:
     from ops_assets.governance import controls
 
-    key = _batch(bench)
-    _materialize(bench, [triage, reply_draft], key)
-    _materialize(bench, [delivery])
+    key = bench.intake()
+    bench.materialize(batch_assets(), key)
+    bench.materialize([delivery])
     delivered = {i["id"] for i in bench.store.items(states=["delivered"])}
     before = {i: bench.store.get_output(i, "reply_draft")["output_hash"] for i in delivered}
     controls.kill(bench.store)  # every call now comes back without an answer
-    _materialize(bench, [triage, reply_draft], key)
+    bench.materialize(batch_assets(), key)
     assert {i["id"] for i in bench.store.items(states=["delivered"])} == delivered
     after = {i: bench.store.get_output(i, "reply_draft")["output_hash"] for i in delivered}
     assert after == before
@@ -184,8 +167,8 @@ def test_a_delivery_run_leaves_the_drain_to_a_live_one_and_takes_over_from_a_dea
     # Dagster's in-process execution is not thread-safe, so the overlap of two runs is staged:
     # a live run holds the delivery lock, exactly as an overlapping daemon-launched run would.
     _policy_all_auto(bench, monkeypatch)
-    key = _batch(bench)
-    _materialize(bench, [triage, reply_draft], key)
+    key = bench.intake()
+    bench.materialize(batch_assets(), key)
     ready = len(bench.store.ready_to_send())
     assert ready >= 3
     live = dg.DagsterRun(
@@ -194,20 +177,20 @@ def test_a_delivery_run_leaves_the_drain_to_a_live_one_and_takes_over_from_a_dea
     bench.instance.add_run(live)
     assert bench.store.acquire_lock("delivery", live.run_id, is_stale=lambda owner: False)
 
-    skipped = _materialize(bench, [delivery])
+    skipped = bench.materialize([delivery])
     (mat,) = skipped.asset_materializations_for_node("delivery")
     assert mat.metadata["skipped"].value == "lock held"
     assert not list(bench.home.outbox.glob("*.eml")) and len(bench.store.ready_to_send()) == ready
 
     bench.instance.report_run_failed(bench.instance.get_run_by_id(live.run_id), "crashed")
-    _materialize(bench, [delivery])  # the holder is dead: this run takes the lock and drains
+    bench.materialize([delivery])  # the holder is dead: this run takes the lock and drains
     assert len(list(bench.home.outbox.glob("*.eml"))) == ready
     assert [d["attempts"] for d in bench.store.all_deliveries()] == [1] * ready
 
 
 def test_an_attempt_is_counted_once_compare_and_set(bench) -> None:
-    key = _batch(bench)
-    _materialize(bench, [triage, reply_draft], key)
+    key = bench.intake()
+    bench.materialize(batch_assets(), key)
     (item, *_) = bench.store.ready_to_send()
     row = bench.store.delivery_intent(
         {
@@ -244,14 +227,14 @@ def test_items_a_dead_run_left_half_drafted_are_finished_by_the_next_run(
     bench, monkeypatch
 ) -> None:
     _policy_all_auto(bench, monkeypatch)
-    key = _batch(bench)
-    _materialize(bench, [triage], key)
+    key = bench.intake()
+    bench.materialize([triage], key)
     triaged = bench.store.items(states=["triaged"])
     assert len(triaged) >= 2
     # A run died after moving these on but before gating them.
     bench.store.transition(triaged[0]["id"], "drafted", actor="test")
     bench.store.transition(triaged[1]["id"], "drafted", actor="test")
     bench.store.transition(triaged[1]["id"], "reviewed", actor="test")
-    _materialize(bench, [triage, reply_draft], key)
+    bench.materialize(batch_assets(), key)
     for item in triaged:
         assert bench.store.get_item(item["id"])["state"] == "approved"

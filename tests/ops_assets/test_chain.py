@@ -3,45 +3,16 @@
 import json
 
 import dagster as dg
-from support import SAMPLES, drop
+from support import batch_assets, outcome_assets
 
-from ops_assets.config import load_config
-from ops_assets.defs.delivery.assets import delivery
-from ops_assets.defs.memory.assets import episodic_memory
-from ops_assets.defs.reply_draft.assets import reply_draft
 from ops_assets.defs.reply_draft.compose import reply_recipient
-from ops_assets.defs.triage.assets import triage
 from resources.memory import EpisodicMemory
-from sensors.intake import tick
-
-
-def _intake(bench) -> str:
-    drop(bench.home.inbox, sorted(SAMPLES.iterdir()))
-    result = tick(bench.store, bench.home, load_config())
-    assert len(result.batches) == 1
-    bench.add_batch_partition(result.batches[0])
-    return result.batches[0]
-
-
-def _run_batch(bench, key: str) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [triage, reply_draft], partition_key=key, resources=bench.resources, instance=bench.instance
-    )
-
-
-def _run_outcomes(bench) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [delivery, episodic_memory],
-        resources=bench.resources,
-        instance=bench.instance,
-        selection=dg.AssetSelection.assets("delivery", "episodic_memory"),
-    )
 
 
 def test_samples_flow_to_delivered_and_no_action(bench) -> None:
-    key = _intake(bench)
-    assert _run_batch(bench, key).success
-    assert _run_outcomes(bench).success
+    key = bench.intake()
+    assert bench.materialize(batch_assets(), key).success
+    assert bench.materialize(outcome_assets()).success
 
     items = {i["source"]: i for i in bench.store.items()}
     states = {name: item["state"] for name, item in items.items()}
@@ -83,8 +54,8 @@ def test_samples_flow_to_delivered_and_no_action(bench) -> None:
 
 
 def test_materialization_metadata_has_counts_not_text(bench) -> None:
-    key = _intake(bench)
-    result = _run_batch(bench, key)
+    key = bench.intake()
+    result = bench.materialize(batch_assets(), key)
     for asset in ("triage", "reply_draft"):
         (mat,) = [m for m in result.asset_materializations_for_node(asset)]
         meta = {k: v.value for k, v in mat.metadata.items()}
@@ -110,39 +81,12 @@ def test_materialization_metadata_has_counts_not_text(bench) -> None:
 def test_prompt_hash_is_the_code_version(bench) -> None:
     from ops_assets.definitions import defs
     from ops_assets.defs.reply_draft import prompt as reply_prompt
+    from ops_assets.defs.review import assets as review_assets
+    from ops_assets.defs.review import prompt as review_prompt
     from ops_assets.defs.triage import prompt as triage_prompt
 
     graph = defs.resolve_asset_graph()
     assert graph.get(dg.AssetKey("triage")).code_version == triage_prompt.VERSION
     assert graph.get(dg.AssetKey("reply_draft")).code_version == reply_prompt.VERSION
-
-
-def test_blocking_check_holds_the_whole_batch_when_drafts_fail(bench, monkeypatch) -> None:
-    from resources.llm.resource import LLMResource
-    from resources.llm.scripted import ScriptedModel
-
-    class PlaceholderLLM(LLMResource):
-        def scripted_model(self) -> ScriptedModel:
-            return ScriptedModel(
-                {
-                    "reply_draft": lambda _text: {
-                        "body": "Hi [Customer's Name], thanks! We will get back to you soon."
-                    }
-                }
-            )
-
-    bench.resources["llm"] = PlaceholderLLM(settings=bench.resources["settings"])
-    key = _intake(bench)
-    result = dg.materialize(
-        [triage, reply_draft],
-        partition_key=key,
-        resources=bench.resources,
-        instance=bench.instance,
-        raise_on_error=False,
-    )
-    checks = result.get_asset_check_evaluations()
-    assert [c.passed for c in checks] == [False]
-    assert not bench.store.ready_to_send()
-    drafted = [i for i in bench.store.items() if i["route"] == "reply_draft"]
-    assert drafted and all(i["state"] == "awaiting_human" for i in drafted)
-    assert {i["reason_code"] for i in drafted} <= {"placeholder", "batch_blocked"}
+    assert graph.get(dg.AssetKey("review")).code_version == review_assets.CODE_VERSION
+    assert review_assets.CODE_VERSION != review_prompt.VERSION  # the repair prompt counts too

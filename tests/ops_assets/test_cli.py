@@ -155,7 +155,8 @@ def test_audit_tells_one_items_whole_story(tmp_path) -> None:
     records = json.loads(opsbench("items", "--home", str(home), "--json").stdout)
     delivered = next(r for r in records if r["state"] == "delivered")
     story = json.loads(opsbench("audit", delivered["id"], "--home", str(home), "--json").stdout)
-    assert [c["asset"] for c in story["model_calls"]] == ["triage", "reply_draft"]
+    assert [c["asset"] for c in story["model_calls"]] == ["triage", "reply_draft", "review"]
+    assert story["failures"] == []
     assert all(c["prompt_version"] and c["model"] and c["tokens_in"] for c in story["model_calls"])
     assert story["cost_usd"] == pytest.approx(sum(c["cost_usd"] for c in story["model_calls"]))
     assert [d["state"] for d in story["deliveries"]] == ["confirmed"]

@@ -57,6 +57,44 @@ def test_same_request_is_paid_once(store, scripted, tmp_path) -> None:
     assert totals["cost_usd"] == pytest.approx(sum(r.cost_usd for r in first))
 
 
+def test_identical_requests_in_one_run_are_paid_once(store, tmp_path) -> None:
+    """Two items whose requests are the same (same text after templating) share one call;
+    before, both missed the ledger at once and the second write crashed the run."""
+    with StubServer(latency_s=0.2) as stub:
+        stub.scripted.scripts["answer"] = lambda text: {"category": "support"}
+        endpoint = resolve(stub.url, home=tmp_path, model="m", scripted=None)
+        same = [
+            CallRequest("answer", f"item{n}", [{"role": "user", "content": "hi"}], Answer, "v1")
+            for n in range(3)
+        ]
+        results = _client(store, endpoint, concurrency=3).run(same)
+    assert stub.requests == 1
+    assert [r.cached for r in results] == [False, True, True]
+    assert store.spent_today() == pytest.approx(results[0].cost_usd)
+
+
+def test_a_payment_raced_by_another_process_is_kept_and_counted(store) -> None:
+    """Two processes paid for one request: the ledger keeps the first answer, the budget
+    counts both payments."""
+    call = {
+        "request_hash": "h1",
+        "agent": "a",
+        "model": "m",
+        "prompt_version": "v",
+        "request": {},
+        "response": "{}",
+        "tokens_in": 1,
+        "tokens_out": 1,
+        "cost_usd": 0.5,
+    }
+    first = store.reserve("h1", 1.0, 10.0)
+    second = store.reserve("h1", 1.0, 10.0)
+    store.record_call(first, call)
+    store.record_call(second, {**call, "response": '{"late": true}'})
+    assert store.get_call("h1")["response"] == "{}"
+    assert store.spent_today() == pytest.approx(1.0)
+
+
 def test_no_call_is_made_over_budget(store, scripted, tmp_path) -> None:
     endpoint = resolve("scripted", home=tmp_path, model=None, scripted=scripted)
     client = _client(store, endpoint, daily_budget_usd=0.0001, concurrency=1)

@@ -13,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 
+from ops_assets.agent_run import final_draft
 from ops_assets.defs.reply_draft.compose import compose_reply
 from resources.connectors.outbox import FileOutbox, OutboxResource
 from resources.settings import SettingsResource
@@ -27,7 +28,7 @@ def delivery_id(item_id: str, destination: str, purpose: str) -> str:
     return f"dlv_{digest[:20]}"
 
 
-@dg.asset(group_name="delivery", kinds={"email", "sqlite"}, deps=["reply_draft"])
+@dg.asset(group_name="delivery", kinds={"email", "sqlite"}, deps=["review"])
 def delivery(
     context: dg.AssetExecutionContext,
     settings: SettingsResource,
@@ -83,7 +84,7 @@ def drain(st: Store, connector: FileOutbox, identity: Any, log: Any) -> dict[str
                 )
             outcome["held"].append(item["id"])
             continue
-        draft = st.get_output(item["id"], "reply_draft")
+        draft = final_draft(st, item["id"])
         if draft is None or not draft["valid"]:
             st.transition(
                 item["id"],

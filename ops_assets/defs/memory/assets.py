@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ops_assets.agent_run import NOT_FOR_AGENTS
+from ops_assets.agent_run import NOT_FOR_AGENTS, final_draft
 from resources.memory import MemoryResource
 from resources.store.resource import StoreResource
 
@@ -20,7 +20,7 @@ def episodic_memory(
     for item in pending:
         source = None
         if item["state"] not in NOT_FOR_AGENTS:
-            source = st.get_output(item["id"], "reply_draft") or st.get_output(item["id"], "triage")
+            source = final_draft(st, item["id"]) or st.get_output(item["id"], "triage")
         summary = ((st.get_output(item["id"], "triage") or {}).get("output") or {}).get(
             "summary", ""
         )

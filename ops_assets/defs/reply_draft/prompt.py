@@ -1,5 +1,6 @@
 """The reply prompt. Its content hash is the asset's code_version."""
 
+import json
 from typing import Any
 
 from ops_assets.config import Config
@@ -21,16 +22,30 @@ USER = """Write a reply to this {category} email. What they want: {summary}
 
 {email}"""
 
+REPAIR = """A reviewer read your reply and asks for a revision:
+{feedback}
+
+Write the whole reply again with that fixed, following every rule above. JSON only."""
+
 VERSION = prompt_version("reply_draft", SYSTEM, USER, schema=ReplyDraft)
+REPAIR_VERSION = prompt_version("reply_draft_repair", SYSTEM, USER, REPAIR, schema=ReplyDraft)
 
 
-def messages(item: dict[str, Any], triage: dict[str, Any], config: Config) -> list[dict[str, str]]:
+def messages(
+    item: dict[str, Any],
+    triage: dict[str, Any],
+    config: Config,
+    *,
+    system: str = SYSTEM,
+    user: str = USER,
+) -> list[dict[str, str]]:
+    """The drafting request; `system`/`user` are the templates (a candidate prompt's in tests)."""
     identity = config.identity
     policies = "\n".join(f"- {rule}" for rule in identity.policies)
     return [
         {
             "role": "system",
-            "content": SYSTEM.format(
+            "content": system.format(
                 owner=identity.owner_name,
                 business=identity.business_name,
                 tone=identity.tone,
@@ -39,10 +54,21 @@ def messages(item: dict[str, Any], triage: dict[str, Any], config: Config) -> li
         },
         {
             "role": "user",
-            "content": USER.format(
+            "content": user.format(
                 category=triage["category"],
                 summary=triage["summary"],
                 email=untrusted_email(item, config.llm.max_input_chars),
             ),
         },
+    ]
+
+
+def repair_messages(
+    item: dict[str, Any], triage: dict[str, Any], config: Config, draft: str, feedback: str
+) -> list[dict[str, str]]:
+    """The drafting conversation continued: the last draft, then the reviewer's feedback."""
+    return [
+        *messages(item, triage, config),
+        {"role": "assistant", "content": json.dumps({"body": draft})},
+        {"role": "user", "content": REPAIR.format(feedback=feedback)},
     ]

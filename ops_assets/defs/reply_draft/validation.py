@@ -28,23 +28,25 @@ COMMITMENT = re.compile(
 )
 
 
+# Reason code -> pattern a draft must not contain, in the order the owner sees them.
+PATTERNS: dict[str, re.Pattern[str]] = {
+    "placeholder": PLACEHOLDER,
+    "subject_line": SUBJECT_LINE,
+    "asks_for_secret": ASKS_FOR_SECRET,
+    "commitment": COMMITMENT,
+}
+
+
 def draft_problems(text: str, quality: Quality) -> list[str]:
+    """The reply_draft suite's rules in plain Python, for one edited reply (no GE import)."""
     stripped = text.strip()
-    if not stripped:
-        return ["empty"]
-    problems = []
+    problems = [] if stripped else ["empty"]
     if len(stripped) < quality.min_reply_chars:
         problems.append("too_short")
     if len(stripped) > quality.max_reply_chars:
         problems.append("too_long")
-    if PLACEHOLDER.search(stripped):
-        problems.append("placeholder")
-    if SUBJECT_LINE.search(stripped):
-        problems.append("subject_line")
+    problems += [r for r in ("placeholder", "subject_line") if PATTERNS[r].search(stripped)]
     if find_secrets(stripped):
         problems.append("secret")
-    if ASKS_FOR_SECRET.search(stripped):
-        problems.append("asks_for_secret")
-    if COMMITMENT.search(stripped):
-        problems.append("commitment")
+    problems += [r for r in ("asks_for_secret", "commitment") if PATTERNS[r].search(stripped)]
     return problems

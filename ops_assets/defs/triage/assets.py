@@ -15,11 +15,14 @@ from ops_assets.agent_run import (
     release_retryable,
     rest_after_failure,
 )
-from ops_assets.defs.triage import prompt
+from ops_assets.defs.triage import expectations, prompt
 from ops_assets.defs.triage.contract import TriageResult
 from ops_assets.defs.triage.rules import no_action_rule, urgency
+from ops_assets.governance.gate import hold_blocked
 from ops_assets.governance.injection import injection_flags
 from ops_assets.partitions import batches
+from ops_assets.quality import failures as failure_log
+from ops_assets.quality.suites import validate
 from resources.llm.client import CallRequest
 from resources.llm.resource import LLMResource
 from resources.settings import SettingsResource
@@ -27,6 +30,8 @@ from resources.store import Store
 from resources.store.resource import StoreResource
 
 AGENTS = ("reply_draft",)
+SUITE_CHECK = "triage_suite"
+RATE_CHECK = "triage_failure_rate_within_limit"
 
 
 @dg.asset(
@@ -34,6 +39,19 @@ AGENTS = ("reply_draft",)
     code_version=prompt.VERSION,
     group_name="agents",
     kinds={"openai", "sqlite"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            SUITE_CHECK,
+            asset="triage",
+            description="Great Expectations suite: every triage row may route its item",
+        ),
+        dg.AssetCheckSpec(
+            RATE_CHECK,
+            asset="triage",
+            blocking=True,
+            description="Share of failing triage rows is at most quality.max_failure_rate",
+        ),
+    ],
 )
 def triage(
     context: dg.AssetExecutionContext,
@@ -70,15 +88,24 @@ def triage(
         for i in to_model
     ]
     results = client.run(requests)
+    outputs: dict[str, dict[str, Any]] = {}
+    for item, result in zip(to_model, results, strict=True):
+        if result.output is not None:
+            outputs[item["id"]] = {**result.output.model_dump(), "urgency": urgency(item)}
+    suite = validate(
+        expectations.SUITE,
+        [expectations.row(i, o) for i, o in outputs.items()],
+        expectations.rules(),
+    )
     on_budget = settings.policy().budgets.on_exhausted
+    attempted, failed, routed = 0, 0, []
     for item, request, result in zip(to_model, requests, results, strict=True):
         received = item["state"] == "received"
-        output = None
+        output = outputs.get(item["id"])
+        failure = result.error_code or suite.first_reason(item["id"])
         if result.error_code not in RETRYABLE:
             # An answer (valid or not) is kept with its provenance; no answer keeps the old one.
-            output = result.output.model_dump() if result.output else None
-            if output is not None:
-                output["urgency"] = urgency(item)
+            attempted += received
             row = output_row(
                 asset="triage",
                 batch=batch,
@@ -87,11 +114,29 @@ def triage(
                 result=result,
                 output=output,
                 input_hash=messages_hash(request.messages),
-                failure=result.error_code,
+                failure=failure,
             )
             keep_output(st, item, row)
-        if result.error_code:
+            if failure:
+                kind = failure_log.CHECK_FAILURE if output else failure_log.SCHEMA_ERROR
+                failure_log.record_row_failure(
+                    st, row, kind=kind, reason=failure, messages=request.messages
+                )
+        if failure and not result.error_code:
+            failures[failure] += 1
+            failed += received
+            if received:
+                st.transition(
+                    item["id"],
+                    "awaiting_human",
+                    actor="triage_checks",
+                    reason_code=failure,
+                    reason=f"triage failed check: {failure}",
+                    expect=("received",),
+                )
+        elif result.error_code:
             failures[result.error_code] += 1
+            failed += received and result.error_code not in RETRYABLE
             if received:
                 rest_after_failure(
                     st,
@@ -103,8 +148,13 @@ def triage(
                 )
         elif received:
             assert output is not None
-            _route(st, item["id"], output, config.route_for(output["category"]))
+            if _route(st, item["id"], output, config.route_for(output["category"])):
+                routed.append(item)
 
+    rate = failed / attempted if attempted else 0.0
+    blocked = rate > config.quality.max_failure_rate
+    if blocked:  # a broken prompt or model: nothing of this batch goes on to the drafter
+        hold_blocked(st, routed, actor="triage_checks", rate=rate, expect="triaged")
     return dg.MaterializeResult(
         metadata=batch_metadata(
             results,
@@ -113,7 +163,26 @@ def triage(
             model=client.endpoint.model,
             failures=failures,
             item_ids=[i["id"] for i in items],
-        )
+        ),
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=SUITE_CHECK,
+                passed=suite.success,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata=suite.metadata(),
+            ),
+            dg.AssetCheckResult(
+                check_name=RATE_CHECK,
+                passed=not blocked,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={
+                    "attempted": attempted,
+                    "failed": failed,
+                    "failure_rate": dg.MetadataValue.float(round(rate, 4)),
+                    "max_failure_rate": dg.MetadataValue.float(config.quality.max_failure_rate),
+                },
+            ),
+        ],
     )
 
 
@@ -127,7 +196,8 @@ def _flag_risky_requests(st: Store, items: list[dict[str, Any]]) -> None:
             item["flags"] = flags
 
 
-def _route(st: Store, item_id: str, output: dict[str, Any], route: str) -> None:
+def _route(st: Store, item_id: str, output: dict[str, Any], route: str) -> bool:
+    """Move a triaged item on; True when it goes to an agent."""
     fields = {"category": output["category"], "urgency": output["urgency"], "route": route}
     if output["category"] == "spam" or route == "no_action":
         st.transition(
@@ -140,7 +210,7 @@ def _route(st: Store, item_id: str, output: dict[str, Any], route: str) -> None:
             **fields,
         )
     elif route in AGENTS:
-        st.transition(item_id, "triaged", actor="triage", expect=("received",), **fields)
+        return st.transition(item_id, "triaged", actor="triage", expect=("received",), **fields)
     else:
         st.transition(
             item_id,
@@ -151,3 +221,4 @@ def _route(st: Store, item_id: str, output: dict[str, Any], route: str) -> None:
             expect=("received",),
             **fields,
         )
+    return False

@@ -23,15 +23,18 @@ USER = """Triage this email.
 VERSION = prompt_version("triage", SYSTEM, USER, schema=TriageResult)
 
 
-def messages(item: dict[str, Any], config: Config) -> list[dict[str, str]]:
+def messages(
+    item: dict[str, Any], config: Config, *, system: str = SYSTEM, user: str = USER
+) -> list[dict[str, str]]:
+    """The triage request; `system`/`user` are the templates (a candidate prompt's in tests)."""
     identity = config.identity
     return [
         {
             "role": "system",
-            "content": SYSTEM.format(business=identity.business_name, owner=identity.owner_name),
+            "content": system.format(business=identity.business_name, owner=identity.owner_name),
         },
         {
             "role": "user",
-            "content": USER.format(email=untrusted_email(item, config.llm.max_input_chars)),
+            "content": user.format(email=untrusted_email(item, config.llm.max_input_chars)),
         },
     ]

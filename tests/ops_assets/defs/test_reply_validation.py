@@ -18,21 +18,21 @@ QUALITY = load_config().quality
 GOOD = "Hi Jo,\n\nThanks for the details. I am checking the login service now and will write again."
 
 
-@pytest.mark.parametrize(
-    ("text", "problem"),
-    [
-        ("   ", "empty"),
-        ("Hi Jo, ok.", "too_short"),
-        (GOOD * 40, "too_long"),
-        (GOOD + " Regards, [Customer's Name]", "placeholder"),
-        (GOOD + " Reach us at [contact information].", "placeholder"),
-        ("Subject: Re: login\n" + GOOD, "subject_line"),
-        (GOOD + " Our key is sk-abcdefghijklmnopqrstuvwx.", "secret"),
-        (GOOD + " Could you please provide your username and password?", "asks_for_secret"),
-        (GOOD + " We will initiate a refund for the second charge.", "commitment"),
-        (GOOD + " It will be fixed within 3 business days.", "commitment"),
-    ],
-)
+CORPUS = [
+    ("   ", "empty"),
+    ("Hi Jo, ok.", "too_short"),
+    (GOOD * 40, "too_long"),
+    (GOOD + " Regards, [Customer's Name]", "placeholder"),
+    (GOOD + " Reach us at [contact information].", "placeholder"),
+    ("Subject: Re: login\n" + GOOD, "subject_line"),
+    (GOOD + " Our key is sk-abcdefghijklmnopqrstuvwx.", "secret"),
+    (GOOD + " Could you please provide your username and password?", "asks_for_secret"),
+    (GOOD + " We will initiate a refund for the second charge.", "commitment"),
+    (GOOD + " It will be fixed within 3 business days.", "commitment"),
+]
+
+
+@pytest.mark.parametrize(("text", "problem"), CORPUS)
 def test_each_problem_is_named(text, problem) -> None:
     assert problem in draft_problems(text, QUALITY)
 
@@ -75,3 +75,17 @@ def test_composed_reply_threads_and_signs() -> None:
     assert message["In-Reply-To"] == "<m1@client.example>"
     assert message["References"] == "<m0@client.example> <m1@client.example>"
     assert message.get_content().rstrip().endswith(identity.signature.strip().splitlines()[-1])
+
+
+def test_the_great_expectations_suite_judges_like_the_edit_check() -> None:
+    """One rule set, two runners: GE for batches, plain Python for one edited reply."""
+    from ops_assets.defs.reply_draft import expectations
+    from ops_assets.quality.suites import validate
+
+    texts = [GOOD, *(text for text, _ in CORPUS)]
+    rows = [expectations.row(f"i{n}", text) for n, text in enumerate(texts)]
+    outcome = validate("reply_draft_test", rows, expectations.rules(QUALITY))
+    for n, text in enumerate(texts):
+        assert outcome.failing.get(f"i{n}", []) == draft_problems(text, QUALITY), text
+    assert outcome.unexpected["commitment"] == 2
+    assert "body" not in str(outcome.metadata())  # ids and reason codes, never text

@@ -1,0 +1,371 @@
+"""The review asset: a verifier scores each checked draft; "revise" sends it back for repair
+with the reviewer's feedback, at most quality.max_revisions times; then the approval gate."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+
+from ops_assets.agent_run import (
+    RETRYABLE,
+    batch_metadata,
+    final_draft,
+    output_row,
+    rest_after_failure,
+    valid_output,
+)
+from ops_assets.defs.reply_draft import expectations as draft_rules
+from ops_assets.defs.reply_draft import prompt as draft_prompt
+from ops_assets.defs.reply_draft.compose import strip_sign_off
+from ops_assets.defs.reply_draft.contract import ReplyDraft
+from ops_assets.defs.review import expectations, prompt
+from ops_assets.defs.review.contract import Review
+from ops_assets.governance.gate import gate, hold_blocked
+from ops_assets.partitions import batches
+from ops_assets.prompting import combined_version
+from ops_assets.quality import failures as failure_log
+from ops_assets.quality.suites import SuiteOutcome, validate
+from resources.llm.client import CallRequest, CallResult
+from resources.llm.resource import LLMResource
+from resources.settings import SettingsResource
+from resources.store import Store
+from resources.store.resource import StoreResource
+
+SUITE_CHECK = "review_suite"
+RATE_CHECK = "review_rejection_rate_within_limit"
+# The asset runs two prompts (review and repair): a change to either makes it stale.
+CODE_VERSION = combined_version("review", prompt.VERSION, draft_prompt.REPAIR_VERSION)
+
+
+@dataclass
+class Case:
+    """One draft on its way through review and repair."""
+
+    item: dict[str, Any]
+    triage: dict[str, Any]
+    draft_row: dict[str, Any]
+    body: str
+    revisions: int = 0
+    feedback: str = ""
+    review: dict[str, Any] | None = None
+    results: list[CallResult] = field(default_factory=list)
+    outcome: str | None = None
+    """None while open; then "pass", or the reason code it rests with."""
+    error: CallResult | None = None
+    """A call that got no answer (model down, budget, kill switch): the item is deferred."""
+
+    @property
+    def open(self) -> bool:
+        return self.outcome is None and self.error is None
+
+
+@dg.asset(
+    partitions_def=batches,
+    code_version=CODE_VERSION,
+    group_name="agents",
+    kinds={"openai", "sqlite"},
+    deps=["reply_draft"],
+    check_specs=[
+        dg.AssetCheckSpec(
+            SUITE_CHECK,
+            asset="review",
+            description="Great Expectations suite: every reviewer answer is usable",
+        ),
+        dg.AssetCheckSpec(
+            RATE_CHECK,
+            asset="review",
+            blocking=True,
+            description="Share of drafts the reviewer did not pass is at most "
+            "quality.max_failure_rate",
+        ),
+    ],
+)
+def review(
+    context: dg.AssetExecutionContext,
+    settings: SettingsResource,
+    store: StoreResource,
+    llm: LLMResource,
+) -> dg.MaterializeResult:
+    """Pass, revise (repair with feedback, then review again) or hand to the owner."""
+    config, st, batch = settings.config(), store.get(), context.partition_key
+    mine = [i for i in st.items(batch=batch) if i["route"] == "reply_draft"]
+    cases = []
+    for item in (i for i in mine if i["state"] == "drafted"):
+        triage = valid_output(st, item["id"], "triage")
+        draft_row = st.get_output(item["id"], "reply_draft")
+        if triage is not None and draft_row is not None and draft_row["valid"]:
+            body = draft_row["output"]["body"]
+            cases.append(Case(item, triage, draft_row, body))
+
+    client = llm.client(st, run_id=context.run.run_id, asset="review")
+    to_review, to_repair = list(cases), list[Case]()
+    suite_outcomes: list[SuiteOutcome] = []
+    while to_review or to_repair:
+        to_repair += _review_round(client, to_review, config, st, suite_outcomes, context)
+        to_review = _repair_round(client, to_repair, config, st, context)
+        to_repair = [c for c in cases if c.open and c.feedback and c not in to_review]
+
+    on_budget = settings.policy().budgets.on_exhausted
+    failures: Counter[str] = Counter()
+    passed: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for case in cases:
+        _keep(st, case, batch, context.run.run_id)
+        if case.error is not None:
+            failures[case.error.error_code or "error"] += 1
+            rest_after_failure(
+                st,
+                case.item["id"],
+                case.error,
+                actor="review",
+                expect=("drafted",),
+                on_budget=on_budget,
+            )
+        elif case.outcome == "pass":
+            st.transition(case.item["id"], "reviewed", actor="review", expect=("drafted",))
+            passed.append((case.item, _sendable(case)))
+        else:
+            assert case.outcome is not None
+            failures[case.outcome] += 1
+            reasons = ", ".join((case.review or {}).get("reasons") or []) or case.outcome
+            st.transition(
+                case.item["id"],
+                "awaiting_human",
+                actor="review",
+                reason_code=case.outcome,
+                reason=f"reviewer: {reasons}",
+                expect=("drafted",),
+            )
+    # A run that died between review and the gate left reviewed items: gate them now.
+    for item in (i for i in mine if i["state"] == "reviewed"):
+        row = final_draft(st, item["id"])
+        if row is not None and row["output"] is not None:
+            passed.append((item, row["output"]))
+
+    attempted = sum(1 for c in cases if c.error is None)
+    rejected = attempted - sum(1 for c in cases if c.outcome == "pass" and c.error is None)
+    rate = rejected / attempted if attempted else 0.0
+    blocked = rate > config.quality.max_failure_rate
+    if blocked:
+        hold_blocked(st, [i for i, _ in passed], actor="review", rate=rate, expect="reviewed")
+    else:
+        gate(st, settings.policy(), passed)
+
+    results = [r for c in cases for r in c.results]
+    suite = _merged(suite_outcomes)
+    checks = [
+        dg.AssetCheckResult(
+            check_name=SUITE_CHECK,
+            passed=suite.success,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata=suite.metadata(),
+        ),
+        dg.AssetCheckResult(
+            check_name=RATE_CHECK,
+            passed=not blocked,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "reviewed": attempted,
+                "not_passed": rejected,
+                "rejection_rate": dg.MetadataValue.float(round(rate, 4)),
+                "max_failure_rate": dg.MetadataValue.float(config.quality.max_failure_rate),
+                "revisions": sum(c.revisions for c in cases),
+                "outcomes": dg.MetadataValue.json(dict(failures)),
+            },
+        ),
+    ]
+    metadata = batch_metadata(
+        results,
+        rows=len(cases),
+        prompt_version=prompt.VERSION,
+        model=client.endpoint.model,
+        failures=failures,
+        item_ids=[c.item["id"] for c in cases],
+    )
+    metadata["repair_prompt_version"] = draft_prompt.REPAIR_VERSION
+    return dg.MaterializeResult(metadata=metadata, check_results=checks)
+
+
+def _review_round(
+    client: Any,
+    cases: list[Case],
+    config: Any,
+    st: Store,
+    suite_outcomes: list[SuiteOutcome],
+    context: dg.AssetExecutionContext,
+) -> list[Case]:
+    """Review each open draft; returns the cases to repair."""
+    requests = [
+        CallRequest(
+            "review",
+            c.item["id"],
+            prompt.messages(c.item, c.triage, c.body, config),
+            Review,
+            prompt.VERSION,
+        )
+        for c in cases
+    ]
+    results = client.run(requests)
+    answered = []
+    for case, request, result in zip(cases, requests, results, strict=True):
+        case.results.append(result)
+        if result.error_code:
+            if result.error_code in RETRYABLE:
+                case.error = result
+            else:
+                case.outcome = result.error_code
+            _log(st, case, failure_log.SCHEMA_ERROR, result.error_code, request, context, "review")
+            continue
+        assert isinstance(result.output, Review)
+        case.review = result.output.model_dump()
+        answered.append((case, request))
+    suite = validate(
+        expectations.SUITE,
+        [expectations.row(c.item["id"], c.review or {}) for c, _ in answered],
+        expectations.rules(),
+    )
+    suite_outcomes.append(suite)
+    to_repair = []
+    for case, request in answered:
+        review = case.review or {}
+        unusable = suite.first_reason(case.item["id"])
+        if unusable:
+            case.outcome = unusable
+            _log(st, case, failure_log.CHECK_FAILURE, unusable, request, context, "review")
+            continue
+        if review["verdict"] == "pass":
+            case.outcome, case.feedback = "pass", ""
+            continue
+        reason = "reviewer_" + review["verdict"]
+        _log(st, case, failure_log.REVIEWER_REJECTION, reason, request, context, "reply_draft")
+        if review["verdict"] == "human":
+            case.outcome = "reviewer_human"
+        elif case.revisions >= config.quality.max_revisions:
+            case.outcome = "revise_limit"
+        else:
+            case.feedback = review["feedback"]
+            to_repair.append(case)
+    return to_repair
+
+
+def _repair_round(
+    client: Any, cases: list[Case], config: Any, st: Store, context: dg.AssetExecutionContext
+) -> list[Case]:
+    """Redraft with the feedback; returns the repaired drafts that passed the row rules."""
+    requests = [
+        CallRequest(
+            "reply_draft",
+            c.item["id"],
+            draft_prompt.repair_messages(c.item, c.triage, config, c.body, c.feedback),
+            ReplyDraft,
+            draft_prompt.REPAIR_VERSION,
+        )
+        for c in cases
+    ]
+    results = client.run(requests)
+    repaired = []
+    for case, request, result in zip(cases, requests, results, strict=True):
+        case.results.append(result)
+        case.revisions += 1
+        if result.error_code:
+            if result.error_code in RETRYABLE:
+                case.error = result
+            else:
+                case.outcome = result.error_code
+            continue
+        assert isinstance(result.output, ReplyDraft)
+        case.body = strip_sign_off(result.output.body, config.identity)
+        repaired.append((case, request))
+    suite = validate(
+        draft_rules.SUITE,
+        [draft_rules.row(c.item["id"], c.body) for c, _ in repaired],
+        draft_rules.rules(config.quality),
+    )
+    to_review = []
+    for case, request in repaired:
+        broken = suite.first_reason(case.item["id"])
+        if broken is None:
+            case.feedback = ""
+            to_review.append(case)
+            continue
+        _log(st, case, failure_log.CHECK_FAILURE, broken, request, context, "reply_draft")
+        if case.revisions >= config.quality.max_revisions:
+            case.outcome = broken
+        else:
+            # Back to repair with the broken rule as the feedback; the reviewer sees only
+            # drafts that pass the rules.
+            case.feedback = f"The reply breaks the rule '{broken}'. Fix that."
+    return to_review
+
+
+def _log(
+    st: Store,
+    case: Case,
+    kind: str,
+    reason: str,
+    request: CallRequest,
+    context: dg.AssetExecutionContext,
+    agent: str,
+) -> None:
+    last = case.results[-1]
+    st.record_failure(
+        item_id=case.item["id"],
+        agent=agent,
+        kind=kind,
+        reason=reason,
+        prompt_version=request.prompt_version,
+        model=last.model,
+        run_id=context.run.run_id,
+        input=request.messages,
+        output={"draft": case.body, "review": case.review},
+    )
+
+
+def _sendable(case: Case) -> dict[str, Any]:
+    draft = case.draft_row["output"]
+    return {"to": draft["to"], "subject": draft["subject"], "body": case.body}
+
+
+def _keep(st: Store, case: Case, batch: str, run_id: str) -> None:
+    """One review row per item: the verdict and the final draft, with every call's cost."""
+    if case.review is None and case.error is not None:
+        return  # no answer at all is neither judged nor kept
+    last = case.results[-1] if case.results else None
+    output = None
+    if case.review is not None:
+        output = {
+            **case.review,
+            **_sendable(case),
+            "revisions": case.revisions,
+            "draft_hash": case.draft_row["output_hash"],
+        }
+    failure = None if case.outcome == "pass" and case.error is None else case.outcome
+    if case.error is not None:
+        failure = case.error.error_code
+    row = output_row(
+        asset="review",
+        batch=batch,
+        run_id=run_id,
+        prompt_version=prompt.VERSION,
+        result=last,
+        output=output,
+        input_hash=case.draft_row["output_hash"],
+        failure=failure,
+    )
+    row.update(
+        tokens_in=sum(r.tokens_in for r in case.results),
+        tokens_out=sum(r.tokens_out for r in case.results),
+        cost_usd=sum(r.cost_usd for r in case.results),
+        cached=all(r.cached for r in case.results),
+    )
+    st.save_output(row)
+
+
+def _merged(outcomes: list[SuiteOutcome]) -> SuiteOutcome:
+    merged = SuiteOutcome(expectations.SUITE, sum(o.rows for o in outcomes))
+    for outcome in outcomes:
+        for item_id, reasons in outcome.failing.items():
+            merged.failing.setdefault(item_id, []).extend(reasons)
+        for reason, count in outcome.unexpected.items():
+            merged.unexpected[reason] = merged.unexpected.get(reason, 0) + count
+    return merged
