@@ -1,8 +1,8 @@
 """Throughput of the agent chain against an OpenAI-compatible stub with fixed latency.
 
 Run on purpose (`make benchmark`), never in CI. For each concurrency C it builds a fresh home,
-writes N support mails (two model calls each: triage + reply), and runs the headless pipeline
-through a Dagster instance against a stub server on 127.0.0.1 that answers after L seconds.
+writes N support mails (three model calls each: triage, draft, review), and runs the headless
+pipeline through a Dagster instance against a stub server on 127.0.0.1 that answers after L seconds.
 It reports items/s beside the ideal C / (calls per item x L), orchestration CPU per item and
 peak RSS. The runs happen side by side in one process, so the ratios hold on a noisy machine.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-CALLS_PER_ITEM = 2
+CALLS_PER_ITEM = 3
 
 
 def write_items(inbox: Path, count: int) -> None:
@@ -115,7 +115,7 @@ def main() -> None:
     rows = [run_one(args.items, args.latency, c, args.batch) for c in args.concurrency]
     print(json.dumps(rows, indent=2))
     print(
-        "\n| C | items/s | ideal C/(2L) | ratio | CPU ms/item | peak RSS MB |\n"
+        "\n| C | items/s | ideal C/(3L) | ratio | CPU ms/item | peak RSS MB |\n"
         "|---|---|---|---|---|---|"
     )
     for r in rows:

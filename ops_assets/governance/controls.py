@@ -6,6 +6,7 @@ from typing import Any
 
 from ops_assets.agent_run import final_draft
 from ops_assets.config import Config
+from ops_assets.defs.reply_draft.prompt import REPAIR_VERSION
 from ops_assets.defs.reply_draft.validation import draft_problems
 from ops_assets.quality.failures import HUMAN_CORRECTION
 from ops_assets.secrets import find_secrets
@@ -137,12 +138,19 @@ def _record_correction(
     store: Store, draft: dict[str, Any], reason: str, *, after: str | None, note: str | None = None
 ) -> None:
     """The owner's edit or rejection joins the failures dataset: the best label there is."""
+    # Charged to the prompt that wrote the body: the drafter's, or the repair prompt's when
+    # the reviewer had it rewritten.
+    version = draft["prompt_version"]
+    if draft["asset"] == "review":
+        first = store.get_output(draft["item_id"], "reply_draft")
+        revised = (draft["output"] or {}).get("revisions")
+        version = REPAIR_VERSION if revised or first is None else first["prompt_version"]
     store.record_failure(
         item_id=draft["item_id"],
         agent="reply_draft",
         kind=HUMAN_CORRECTION,
         reason=reason,
-        prompt_version=draft["prompt_version"],
+        prompt_version=version,
         model=draft["model"],
         run_id=draft["run_id"],
         input={"draft": (draft["output"] or {}).get("body")},

@@ -1,5 +1,6 @@
 """Every notebook runs clean on the project's own kernel against a home made by the demo."""
 
+import json
 import subprocess
 
 import nbclient
@@ -15,12 +16,25 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("nb") / "home"
-    subprocess.run(
-        [*OPSBENCH, "demo", "--inbox", str(SAMPLES), "--home", str(home), "--llm", "scripted"],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+
+    def opsbench(*args: str) -> str:
+        done = subprocess.run(
+            [*OPSBENCH, *args, "--home", str(home)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return done.stdout
+
+    opsbench("demo", "--inbox", str(SAMPLES), "--llm", "scripted")
+    # The owner's decisions give the failures notebook cases to show: one edit, one rejection.
+    held = [r["id"] for r in json.loads(opsbench("approvals", "--json"))]
+    assert len(held) >= 2, held
+    edit = home / "edit.txt"
+    edit.write_text("Hi Sam,\n\nThanks for flagging this. I am checking the two charges now.")
+    opsbench("approve", held[0], "--edit", str(edit))
+    opsbench("reject", held[1], "--reason", "the owner will call instead")
     return home
 
 

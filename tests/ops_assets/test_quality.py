@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 from support import batch_assets, outcome_assets
 
+from ops_assets.defs.reply_draft import prompt as reply_prompt
 from ops_assets.defs.reply_draft.assets import RATE_CHECK, SUITE_CHECK
 from ops_assets.defs.review import assets as review_assets
 from ops_assets.governance import controls
@@ -210,6 +211,7 @@ def test_the_owners_edit_and_rejection_join_the_failures_dataset(bench, tmp_path
         f["item_id"]: f for f in bench.store.failures() if f["kind"] == "human_correction"
     }
     assert corrections[held[0]["id"]]["reason"] == "edited"
+    assert corrections[held[0]["id"]]["prompt_version"] == reply_prompt.VERSION
     assert corrections[held[0]["id"]]["output"]["corrected"] == GOOD
     assert corrections[held[1]["id"]]["reason"] == "rejected"
     assert corrections[held[1]["id"]]["output"]["note"] == "wrong customer"
