@@ -340,6 +340,30 @@ def cmd_prompts_test(args: argparse.Namespace) -> int:
     return EXIT_FAIL if report.regressions else EXIT_OK
 
 
+def cmd_cost(args: argparse.Namespace) -> int:
+    _, store = _setup(args)
+    from ops_assets.observability.costs import cost_report
+
+    report = cost_report(store)
+    if args.json:
+        _out(report, True)
+        return EXIT_OK
+    per = report["cost_per_outcome_usd"]
+    lines = [
+        f"{report['model_calls']} paid calls, {report['cache_hits']} cache hits, "
+        f"{report['tokens_in']}/{report['tokens_out']} tokens, ${report['cost_usd']:.6f} "
+        f"(saved ${report['saved_usd']:.6f} by the call ledger)",
+        f"{len(report['outcomes'])} delivered outcomes"
+        + (f", ${per:.6f} each on average" if per is not None else ""),
+        f"unattributed: {report['unattributed']['model_calls']} calls, "
+        f"${report['unattributed']['cost_usd']:.6f}",
+    ]
+    for name, row in report["by_workflow"].items():
+        lines.append(f"  {name:<14} {row['model_calls']:>5} calls  ${row['cost_usd']:.6f}")
+    _out("\n".join(lines), False)
+    return EXIT_OK
+
+
 def cmd_kill(args: argparse.Namespace) -> int:
     _, store = _setup(args)
     from ops_assets.governance.controls import kill
@@ -463,6 +487,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("item")
     common(audit)
     audit.set_defaults(func=cmd_audit)
+
+    cost = sub.add_parser("cost", help="cost per delivered outcome, per workflow, category, day")
+    common(cost)
+    cost.set_defaults(func=cmd_cost)
 
     prompts = sub.add_parser("prompts", help="prompt versions and regression tests")
     prompts_sub = prompts.add_subparsers(dest="prompts_command", required=True)

@@ -55,6 +55,16 @@ class Home:
         return self.root / "memory"
 
     @property
+    def reports(self) -> Path:
+        """Tables the observability assets write (parquet): cost per outcome, reprocess diffs."""
+        return self.root / "reports"
+
+    @property
+    def alerts(self) -> Path:
+        """alerts.jsonl: failed runs and failed checks, one JSON object per line."""
+        return self.root / "alerts"
+
+    @property
     def store_url(self) -> str:
         return f"sqlite:///{self.root / 'store.sqlite'}"
 
@@ -67,6 +77,8 @@ class Home:
             self.quarantine,
             self.outbox,
             self.memory,
+            self.reports,
+            self.alerts,
         ):
             folder.mkdir(parents=True, exist_ok=True)
         instance_yaml = self.dagster / "dagster.yaml"

@@ -594,6 +594,16 @@ class Store:
         with self.engine.connect() as conn:
             return float(conn.execute(query).scalar_one())
 
+    def ledger(self) -> tuple[list[Row], list[Row]]:
+        """Every paid call (without request and response text) and every use of one."""
+        mc = t.model_calls
+        calls = self._all(
+            sa.select(*(c for c in mc.c if c.name not in ("request", "response"))).order_by(
+                mc.c.created_at
+            )
+        )
+        return calls, self._all(t.call_uses.select().order_by(t.call_uses.c.id))
+
     def call_totals(self, since: str | None = None) -> Row:
         """Paid calls, their tokens and cost, and cache hits (optionally since a timestamp)."""
         mc, cu = t.model_calls, t.call_uses

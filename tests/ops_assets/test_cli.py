@@ -164,3 +164,28 @@ def test_audit_tells_one_items_whole_story(tmp_path) -> None:
     assert story["audit"][0]["event"] == "registered"
     assert story["audit"][-1]["detail"]["to"] == "delivered"
     assert opsbench("audit", "itm_nope", "--home", str(home)).returncode == 1
+
+
+def test_cost_json_adds_up_to_the_ledger(tmp_path) -> None:
+    home = tmp_path / "h"
+    opsbench("demo", "--inbox", str(SAMPLES), "--home", str(home), "--llm", "scripted")
+    done = opsbench("cost", "--home", str(home), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert set(report) >= {
+        "model_calls",
+        "cache_hits",
+        "tokens_in",
+        "tokens_out",
+        "cost_usd",
+        "saved_usd",
+        "outcomes",
+    }
+    paid = sum(o["model_calls"] for o in report["outcomes"])
+    assert paid + report["unattributed"]["model_calls"] == report["model_calls"] > 0
+    assert (
+        sum(o["cost_nusd"] for o in report["outcomes"]) + report["unattributed"]["cost_nusd"]
+        == report["cost_nusd"]
+    )
+    text = opsbench("cost", "--home", str(home))
+    assert text.returncode == 0 and "delivered outcomes" in text.stdout

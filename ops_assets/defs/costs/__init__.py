@@ -1,0 +1,3 @@
+"""Cost per outcome: the call ledger rolled up through lineage to delivered replies."""
+
+SCOPES: frozenset[str] = frozenset()

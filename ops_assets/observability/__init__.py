@@ -1,0 +1,1 @@
+"""Observability: cost per outcome, reprocessing with a diff, and alerts."""
