@@ -62,6 +62,8 @@ class HeadlessRunner:
         deadline = time.monotonic() + timeout_s
         while True:
             progressed = self._inbox_tick() | self._outcomes_tick()
+            if progressed:
+                self._alerts_tick()
             if self._rested():
                 return HeadlessOutcome(True, self.runs, self.failed_runs)
             if time.monotonic() > deadline:
@@ -101,6 +103,24 @@ class HeadlessRunner:
         if not isinstance(result, dg.RunRequest):
             return False
         return self._execute(OUTCOMES_JOB, result, partition_key=None)
+
+    def _alerts_tick(self) -> None:
+        """The alert sensors, with their cursors kept in the store (the daemon keeps its own)."""
+        from sensors.alerts import check_failure_alerts, run_failure_alerts
+
+        for sensor in (run_failure_alerts, check_failure_alerts):
+            key = f"headless_cursor:{sensor.name}"
+            row = self.store.control(key)
+            with dg.build_sensor_context(
+                instance=self.instance,
+                resources=self.resources,
+                definitions=self.defs,
+                sensor_name=sensor.name,
+                cursor=row["value"] if row else None,
+            ) as context:
+                sensor(context)
+                if context.cursor:
+                    self.store.set_control(key, context.cursor, actor="headless")
 
     def _launch_batch(self, request: dg.RunRequest) -> bool:
         if self._runs_with_key(request.run_key or ""):
