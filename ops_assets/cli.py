@@ -364,6 +364,45 @@ def cmd_cost(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    home, store = _setup(args)
+    from ops_assets.observability import reprocess
+
+    try:
+        job = reprocess.plan(store, args.agent, batches=args.batch or [], since=args.since)
+        _err(f"{job.reprocess_id}: {job.agent} over {len(job.batches)} batch(es)")
+        if args.ui:
+            reprocess.run_backfill(job, args.ui, timeout_s=args.timeout)
+        else:
+            server = _local_server_if_needed(home)
+            try:
+                reprocess.run_in_process(job, home)
+            finally:
+                if server is not None and server.started:
+                    server.stop()
+    except reprocess.ReprocessError as exc:
+        _err(str(exc))
+        return EXIT_FAIL
+    summary = reprocess.summarize(job, store, home)
+    if args.json:
+        _out(summary, True)
+    else:
+        lines = [
+            f"{summary['reprocess_id']} {summary['status']}: {summary['outputs']} outputs, "
+            f"{summary['changed']} changed, {summary['category_flips']} category flips, "
+            f"{summary['proposed_corrections']} proposed corrections; "
+            f"{summary['model_calls']} model calls, {summary['cache_hits']} from the ledger",
+        ]
+        lines += [
+            f"  {d['item_id']} {d['asset']}: {d['changed_fields']}"
+            + (f" ({d['category_before']} -> {d['category_after']})" if d["category_flip"] else "")
+            for d in summary["diff"]
+        ]
+        lines.append(f"diff: {summary['diff_file']}")
+        _out("\n".join(lines), False)
+    return EXIT_OK if summary["status"] in ("COMPLETED", "COMPLETED_SUCCESS") else EXIT_FAIL
+
+
 def cmd_kill(args: argparse.Namespace) -> int:
     _, store = _setup(args)
     from ops_assets.governance.controls import kill
@@ -491,6 +530,21 @@ def build_parser() -> argparse.ArgumentParser:
     cost = sub.add_parser("cost", help="cost per delivered outcome, per workflow, category, day")
     common(cost)
     cost.set_defaults(func=cmd_cost)
+
+    reprocess = sub.add_parser(
+        "reprocess", help="re-run an agent over past batches as a backfill, then diff outputs"
+    )
+    reprocess.add_argument("--agent", required=True, help="triage | reply_draft | review")
+    chosen = reprocess.add_mutually_exclusive_group()
+    chosen.add_argument("--since", help="batches created on or after this ISO date")
+    chosen.add_argument("--batch", action="append", help="a batch key (repeatable)")
+    reprocess.add_argument(
+        "--ui", help="a running webserver (http://127.0.0.1:3000): backfill through its daemon"
+    )
+    reprocess.add_argument("--llm", help="as for demo (default local)")
+    reprocess.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait")
+    common(reprocess)
+    reprocess.set_defaults(func=cmd_reprocess)
 
     prompts = sub.add_parser("prompts", help="prompt versions and regression tests")
     prompts_sub = prompts.add_subparsers(dest="prompts_command", required=True)

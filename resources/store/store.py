@@ -236,6 +236,14 @@ class Store:
                 counts[state] = count
         return counts
 
+    def batch_keys(self, *, since: str | None = None) -> list[str]:
+        """Every intake batch (created on or after `since`, an ISO date or time), oldest first."""
+        query = sa.select(t.batches.c.key).order_by(t.batches.c.created_at)
+        if since:
+            query = query.where(t.batches.c.created_at >= since)
+        with self.engine.connect() as conn:
+            return [str(k) for k in conn.execute(query).scalars()]
+
     def pending_batches(self) -> list[Row]:
         """Batches that still hold items before the approval gate, oldest first."""
         wi = t.work_items

@@ -2,11 +2,12 @@
 claimed by the sensor, run by daemon-launched runs, and delivered — no in-process shortcut."""
 
 import json
+import subprocess
 import time
 import urllib.request
 
 import pytest
-from support import CANARIES, SAMPLES, assert_no_canary, drop
+from support import CANARIES, OPSBENCH, SAMPLES, assert_no_canary, drop
 
 from ops_assets.home import open_home
 from ops_assets.workbench import (
@@ -82,6 +83,27 @@ def test_dropped_mail_is_delivered_by_sensor_launched_runs(tmp_path) -> None:
             assert tags["dagster/sensor_name"] == "inbox_sensor"
             assert tags["opsbench/batch"] == tags["dagster/partition"]
             assert run["status"] == "SUCCESS"
+
+        # Reprocess through the live webserver: a real backfill that the daemon runs, every
+        # answer from the call ledger, nothing changed, nothing sent again.
+        asked, sent = stub.requests, sorted(p.name for p in home.outbox.iterdir())
+        live = ["--ui", f"http://127.0.0.1:{port}", "--json", "--timeout", "240"]
+        done = subprocess.run(
+            [*OPSBENCH, "reprocess", "--agent", "triage", "--home", str(home.root), *live],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        summary = json.loads(done.stdout)
+        assert summary["backfill_id"] and summary["runs"]
+        assert summary["status"] in ("COMPLETED", "COMPLETED_SUCCESS")
+        assert (summary["model_calls"], summary["changed"]) == (0, 0)
+        assert summary["cache_hits"] > 0
+        assert stub.requests == asked
+        assert sorted(p.name for p in home.outbox.iterdir()) == sent
     finally:
         stop_children(children)
         stub.__exit__(None, None, None)

@@ -189,3 +189,17 @@ def test_cost_json_adds_up_to_the_ledger(tmp_path) -> None:
     )
     text = opsbench("cost", "--home", str(home))
     assert text.returncode == 0 and "delivered outcomes" in text.stdout
+
+
+def test_reprocess_headless_reports_a_free_unchanged_rerun(tmp_path) -> None:
+    home = tmp_path / "h"
+    opsbench("demo", "--inbox", str(SAMPLES), "--home", str(home), "--llm", "scripted")
+    done = opsbench(
+        "reprocess", "--agent", "reply_draft", "--home", str(home), "--llm", "scripted", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "COMPLETED" and summary["model_calls"] == 0
+    assert summary["changed"] == 0 and summary["outputs"] > 0
+    bad = opsbench("reprocess", "--agent", "triage", "--batch", "nope", "--home", str(home))
+    assert bad.returncode == 1 and "no such batch" in bad.stderr
