@@ -272,6 +272,11 @@ def _status_text(report: dict[str, Any]) -> str:
         f"  recent failure {f['id']}: {f['state']} {f['reason_code']}"
         for f in report["last_failures"]
     ]
+    lines.append(f"  alerts: {report['alerts']['count']} (see <home>/alerts/alerts.jsonl)")
+    lines += [
+        f"  alert {a['at']} {a['kind']} {a.get('check') or a.get('job')} run {a['run_id'][:8]}"
+        for a in report["alerts"]["last"]
+    ]
     return "\n".join(lines)
 
 

@@ -7,7 +7,13 @@ from ops_assets.governance.policy import load_policy
 from ops_assets.home import Home
 from resources.store import Store
 
-SENSORS = ("inbox_sensor", "outcomes_sensor", "approvals_sensor")
+SENSORS = (
+    "inbox_sensor",
+    "outcomes_sensor",
+    "approvals_sensor",
+    "run_failure_alerts",
+    "check_failure_alerts",
+)
 
 
 def sensor_states(home: Home) -> dict[str, str]:
@@ -37,7 +43,10 @@ def status(home: Home, store: Store) -> dict[str, Any]:
         }
     for entry in report_budgets.values():
         entry["left_usd"] = round(max(0.0, entry["limit_usd"] - entry["used_usd"]), 6)
+    from ops_assets.observability.alerts import read_alerts
+
     failures = [i for i in store.items(states=["awaiting_human", "quarantined"])][-10:]
+    alerts = read_alerts(home)
     return {
         "home": str(home.root),
         "states": store.state_counts(),
@@ -57,4 +66,5 @@ def status(home: Home, store: Store) -> dict[str, Any]:
             }
             for i in failures
         ],
+        "alerts": {"count": len(alerts), "last": alerts[-5:]},
     }

@@ -35,6 +35,8 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory):
     edit.write_text("Hi Sam,\n\nThanks for flagging this. I am checking the two charges now.")
     opsbench("approve", held[0], "--edit", str(edit))
     opsbench("reject", held[1], "--reason", "the owner will call instead")
+    # And a reprocess for the costs notebook's diff.
+    opsbench("reprocess", "--agent", "triage", "--llm", "scripted")
     return home
 
 

@@ -42,6 +42,9 @@ def test_a_failed_run_and_its_failed_checks_raise_one_alert_each(bench) -> None:
         r for reasons in checks["reply_draft_suite"]["failing_ids"].values() for r in reasons
     } == {"placeholder"}
     assert "Customer" not in (bench.home.alerts / "alerts.jsonl").read_text()
+    from ops_assets.status import status
+
+    assert status(bench.home, bench.store)["alerts"]["count"] == len(alerts) == 3
 
     # Next ticks: nothing new, nothing repeated; a good run raises nothing.
     bench.resources["llm"] = LLMResource(settings=bench.resources["settings"])
