@@ -84,10 +84,45 @@ class Quality(_Strict):
 
 class Outbox(_Strict):
     enabled: bool = True
+    rate_per_minute: int | None = Field(default=None, gt=0)
+
+
+class Smtp(_Strict):
+    """Replies by SMTP instead of the file outbox when enabled."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, gt=0, lt=65536)
+    starttls: bool = False
+    ssl: bool = False
+    username: str | None = None
+    password_env: str = "OPSBENCH_SMTP_PASSWORD"
+    """The password is read from this environment variable at send time, never stored."""
+    timeout_s: float = Field(default=30.0, gt=0)
+    rate_per_minute: int | None = Field(default=30, gt=0)
+
+
+class Webhook(_Strict):
+    """Pushes outcomes (and alerts) to another system."""
+
+    url: str | None = None
+    secret_env: str = "OPSBENCH_WEBHOOK_SECRET"
+    timeout_s: float = Field(default=10.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    backoff_s: float = Field(default=0.5, ge=0)
+    rate_per_minute: int | None = Field(default=60, gt=0)
+    push_outcomes: bool = True
+    notify_alerts: bool = True
 
 
 class Connectors(_Strict):
     outbox: Outbox = Outbox()
+    smtp: Smtp = Smtp()
+    webhook: Webhook = Webhook()
+    sandbox: bool = False
+    """Capture every send under <home>/sandbox/ instead of sending it."""
+    confirm_timeout_s: float = Field(default=3600.0, gt=0)
+    """An approved reply not confirmed this long after its intent goes to the owner."""
 
 
 Category = Literal["billing", "support", "sales", "spam", "other"]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from resources.connectors.outbox import OutboxResource
+from resources.connectors.resource import ConnectorsResource
 from resources.llm.resource import LLMResource
 from resources.memory import MemoryResource
 from resources.settings import SettingsResource
@@ -18,7 +18,7 @@ def resource_defs(settings: SettingsResource | None = None) -> dict[str, dg.Conf
         "settings": settings,
         "store": StoreResource(settings=settings),
         "llm": LLMResource(settings=settings),
-        "outbox": OutboxResource(settings=settings),
+        "connectors": ConnectorsResource(settings=settings),
         "memory": MemoryResource(settings=settings),
     }
 

@@ -712,6 +712,25 @@ class Store:
             )
             return True
 
+    def sends_since(self, connector: str, since: str) -> int:
+        """Deliveries through a connector that were attempted at or after `since` (for its
+        rate limit): every attempt counts, sent or not."""
+        d = t.deliveries
+        query = sa.select(sa.func.count()).where(
+            d.c.connector == connector, d.c.attempts > 0, d.c.updated_at >= since
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def open_deliveries(self, purpose: str) -> list[Row]:
+        """Deliveries of a purpose that are neither confirmed nor failed, oldest first."""
+        d = t.deliveries
+        return self._all(
+            d.select()
+            .where(d.c.purpose == purpose, d.c.state.not_in(("confirmed", "failed")))
+            .order_by(d.c.created_at)
+        )
+
     def deliveries_for(self, item_id: str) -> list[Row]:
         return self._all(
             t.deliveries.select()

@@ -80,7 +80,7 @@ def test_a_crash_between_send_and_record_does_not_send_twice(bench, monkeypatch)
     bench.materialize(batch_assets(), key)
     ready = len(bench.store.ready_to_send())
     monkeypatch.setattr(
-        "resources.connectors.outbox.OutboxResource.connector",
+        "resources.connectors.resource.ConnectorsResource.reply_channel",
         lambda self, **_: _Counting(self.settings.home_dir().outbox),
     )
     original = bench.store.delivery_mark
@@ -113,7 +113,7 @@ def test_without_far_side_dedupe_an_unconfirmed_send_waits_for_a_human(bench, mo
     bench.materialize(batch_assets(), key)
     (item, *_) = bench.store.ready_to_send()
     monkeypatch.setattr(
-        "resources.connectors.outbox.OutboxResource.connector",
+        "resources.connectors.resource.ConnectorsResource.reply_channel",
         lambda self, **_: NoDedupe(self.settings.home_dir().outbox),
     )
     # Simulate a crash after an attempt whose receipt never came back.

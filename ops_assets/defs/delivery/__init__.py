@@ -1,3 +1,3 @@
 """Delivery through the connectors, exactly once."""
 
-SCOPES = frozenset({"connector:outbox"})
+SCOPES = frozenset({"connector:outbox", "connector:smtp", "connector:webhook"})

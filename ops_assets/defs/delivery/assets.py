@@ -1,12 +1,7 @@
-"""The delivery asset: drains every approved item into its connector, exactly once.
+"""The delivery asset: drains every approved item into its connector, exactly once, then
+pushes outcomes to the webhook when one is configured. The ledger rules are in `ledger.py`."""
 
-Ledger order per item: intent (unique per item, destination, purpose) -> attempt counted ->
-send -> sent with receipt -> confirmed. A crash at any point is resolved on the next drain:
-an attempt without a receipt is looked up at the far side when it can dedupe (the file
-outbox can: the key is the file name), and otherwise handed to a human as
-`delivery_unconfirmed` — never resent automatically.
-"""
-
+import datetime as dt
 import email.utils
 import hashlib
 from typing import Any
@@ -14,31 +9,57 @@ from typing import Any
 import dagster as dg
 
 from ops_assets.agent_run import final_draft
+from ops_assets.defs.delivery import ledger
 from ops_assets.defs.reply_draft.compose import compose_reply
-from resources.connectors.outbox import FileOutbox, OutboxResource
+from ops_assets.observability.alerts import write_alert
+from resources.connectors.base import Connector
+from resources.connectors.resource import ConnectorsResource
+from resources.connectors.webhook import json_payload
 from resources.settings import SettingsResource
-from resources.store import Store
+from resources.store import Store, now_iso
 from resources.store.resource import StoreResource
 
 PURPOSE = "reply"
+OUTCOME = "outcome"
+HEALTH_CHECK = "connectors_healthy"
+delivery_id = ledger.delivery_id
 
 
-def delivery_id(item_id: str, destination: str, purpose: str) -> str:
-    digest = hashlib.sha256(f"{item_id}|{destination}|{purpose}".encode()).hexdigest()
-    return f"dlv_{digest[:20]}"
-
-
-@dg.asset(group_name="delivery", kinds={"email", "sqlite"}, deps=["review"])
+@dg.asset(
+    group_name="delivery",
+    kinds={"email", "sqlite"},
+    deps=["review"],
+    # One delivery step at a time across runs (the store lock below is the guarantee; the
+    # pool shows it in the UI and keeps a second run from even starting the step).
+    pool="opsbench_delivery",
+    check_specs=[
+        dg.AssetCheckSpec(
+            HEALTH_CHECK,
+            asset="delivery",
+            description="Every configured connector answered its health check before sending",
+        )
+    ],
+)
 def delivery(
     context: dg.AssetExecutionContext,
     settings: SettingsResource,
     store: StoreResource,
-    outbox: OutboxResource,
+    connectors: ConnectorsResource,
 ) -> dg.MaterializeResult:
-    """Replies handed to the outbox connector and confirmed, at most once per item."""
+    """Replies handed to their connector and confirmed, at most once per item."""
     st = store.get()
-    connector = outbox.connector(agent="delivery", store=st)
     run_id = context.run.run_id
+    channel = connectors.reply_channel(agent="delivery", store=st)
+    webhook = connectors.webhook(agent="delivery", store=st)
+    health = {c.name: c.health() for c in (channel, webhook) if c is not None}
+    check = dg.AssetCheckResult(
+        check_name=HEALTH_CHECK,
+        passed=all(ok for ok, _ in health.values()),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            name: f"{'ok' if ok else 'DOWN'}: {detail}" for name, (ok, detail) in health.items()
+        },
+    )
 
     def is_dead(owner: str) -> bool:
         run = context.instance.get_run_by_id(owner)
@@ -48,107 +69,168 @@ def delivery(
     # whose run has finished (or died and was marked failed) no longer holds the lock.
     if not st.acquire_lock("delivery", run_id, is_dead):
         context.log.info("another delivery run is draining; this one leaves it to that run")
-        return dg.MaterializeResult(metadata={"delivered": 0, "skipped": "lock held"})
+        return dg.MaterializeResult(
+            metadata={"delivered": 0, "skipped": "lock held"}, check_results=[check]
+        )
     try:
-        outcome = drain(st, connector, settings.config().identity, context.log)
+        timeout_s = settings.config().connectors.confirm_timeout_s
+        outcome = {"timed_out": hold_stale(st, settings, timeout_s)}
+        if health[channel.name][0]:
+            rate = connectors.rate_per_minute(channel)
+            outcome |= drain(st, channel, settings.config().identity, rate)
+        else:
+            context.log.warning(f"{channel.name} unhealthy, nothing sent: {health[channel.name]}")
+        pushing = settings.config().connectors.webhook.push_outcomes
+        if webhook is not None and health[webhook.name][0] and pushing:
+            outcome["pushed"] = push_outcomes(st, webhook, connectors.rate_per_minute(webhook))
     finally:
         st.release_lock("delivery", run_id)
     return dg.MaterializeResult(
         metadata={
-            "delivered": len(outcome["delivered"]),
-            "unconfirmed": len(outcome["unconfirmed"]),
-            "held": len(outcome["held"]),
+            "delivered": len(outcome.get(ledger.DELIVERED, [])),
+            "unconfirmed": len(outcome.get(ledger.UNCONFIRMED, [])),
+            "failed": len(outcome.get(ledger.FAILED, [])),
+            "rate_limited": len(outcome.get(ledger.RATE_LIMITED, [])),
             "delivery_item_ids": dg.MetadataValue.json(outcome),
-            "connector": f"{connector.name}@{connector.version}",
-        }
+            "connector": f"{channel.name}@{channel.version}"
+            + (" (sandbox)" if channel.sandbox else ""),
+        },
+        check_results=[check],
     )
 
 
-def drain(st: Store, connector: FileOutbox, identity: Any, log: Any) -> dict[str, list[str]]:
-    outcome: dict[str, list[str]] = {"delivered": [], "unconfirmed": [], "held": []}
-    healthy, health = connector.health()
-    if not healthy:
-        log.warning(f"outbox unhealthy, nothing sent this time: {health}")
-        return outcome
+def hold_stale(st: Store, settings: SettingsResource, timeout_s: float) -> list[str]:
+    """Approved replies still unconfirmed past the timeout go to the owner, with an alert."""
+    cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=timeout_s)).isoformat()
+    held = []
     for item in st.ready_to_send():
-        if st.kill_switch_on():
-            # Checked before every send: a kill stops a running drain at its next message.
-            if item["state"] == "approved":
-                st.transition(
-                    item["id"],
-                    "deferred",
-                    actor="delivery",
-                    reason_code="kill_switch",
-                    reason="held by the kill switch",
-                    expect=("approved",),
-                )
-            outcome["held"].append(item["id"])
-            continue
-        draft = final_draft(st, item["id"])
-        if draft is None or not draft["valid"]:
-            st.transition(
+        # From the first intent when there is one: retries must not restart the clock.
+        intents = [
+            d["created_at"] for d in st.deliveries_for(item["id"]) if d["purpose"] == PURPOSE
+        ]
+        since = min([item["updated_at"], *intents])
+        if (
+            item["state"] == "approved"
+            and since < cutoff
+            and st.transition(
                 item["id"],
                 "awaiting_human",
                 actor="delivery",
-                reason_code="no_valid_draft",
-                reason="approved without a valid draft",
+                reason_code="delivery_timeout",
+                reason=f"approved but not confirmed within {timeout_s:.0f}s",
+                expect=("approved",),
             )
-            outcome["held"].append(item["id"])
-            continue
-        outcome[deliver_one(st, connector, item, draft["output"], identity)].append(item["id"])
+        ):
+            held.append(item["id"])
+            write_alert(
+                settings.home_dir(), "delivery_timeout", item_id=item["id"], timeout_s=timeout_s
+            )
+    return held
+
+
+def drain(
+    st: Store, connector: Connector, identity: Any, per_minute: int | None
+) -> dict[str, list[str]]:
+    outcome: dict[str, list[str]] = {}
+    for item in st.ready_to_send():
+        result = _deliver_item(st, connector, item, identity, per_minute)
+        outcome.setdefault(result, []).append(item["id"])
     return outcome
 
 
-def deliver_one(
-    st: Store, connector: FileOutbox, item: dict[str, Any], draft: dict[str, Any], identity: Any
+def _deliver_item(
+    st: Store, connector: Connector, item: dict[str, Any], identity: Any, per_minute: int | None
 ) -> str:
-    destination = draft["to"]
-    key = delivery_id(item["id"], destination, PURPOSE)
-    payload = compose_reply(item, draft["body"], identity, delivery_id=key)
-    content_hash = hashlib.sha256(draft["body"].encode()).hexdigest()
-    row = st.delivery_intent(
-        {
-            "id": key,
-            "item_id": item["id"],
-            "destination": destination,
-            "purpose": PURPOSE,
-            "connector": connector.name,
-            "content_hash": content_hash,
-        }
-    )
+    if st.kill_switch_on():
+        # Checked before every send: a kill stops a running drain at its next message.
+        if item["state"] == "approved":
+            st.transition(
+                item["id"],
+                "deferred",
+                actor="delivery",
+                reason_code="kill_switch",
+                reason="held by the kill switch",
+                expect=("approved",),
+            )
+        return ledger.HELD
+    draft = final_draft(st, item["id"])
+    if draft is None or not draft["valid"]:
+        st.transition(
+            item["id"],
+            "awaiting_human",
+            actor="delivery",
+            reason_code="no_valid_draft",
+            reason="approved without a valid draft",
+        )
+        return ledger.HELD
+    body = draft["output"]
     if item["state"] == "approved" and not st.transition(
         item["id"], "sending", actor="delivery", expect=("approved",)
     ):
-        return "held"  # another drain took it first
-    if row["state"] != "confirmed" and row["attempts"] > 0:
-        # Sent before, receipt never recorded: ask the far side instead of sending again.
-        receipt = connector.lookup(key) if connector.can_dedupe else None
-        if receipt is not None:
-            st.delivery_mark(key, "confirmed", receipt=receipt.reference)
-            row["state"] = "confirmed"
-        elif not connector.can_dedupe:
-            st.delivery_mark(key, "unconfirmed")
-            st.transition(
-                item["id"],
-                "awaiting_human",
-                actor="delivery",
-                reason_code="delivery_unconfirmed",
-                reason="a send was attempted but never confirmed",
-                expect=("sending",),
-            )
-            return "unconfirmed"
-    if row["state"] != "confirmed":
-        # The attempt is counted before the send, compare-and-set: a crash after the send is
-        # then visible, and of two drains racing for one message only one sends it.
-        if not st.delivery_attempt(key, row["attempts"]):
-            return "held"
-        receipt = connector.send(_dated(payload), key)
-        st.delivery_mark(key, "sent", receipt=receipt.reference)
-        st.delivery_mark(key, "confirmed", receipt=receipt.reference)
-    st.transition(
-        item["id"], "delivered", actor="delivery", expect=("sending",), detail={"delivery_id": key}
+        return ledger.HELD  # another drain took it first
+    result, key = ledger.deliver(
+        st,
+        connector,
+        item_id=item["id"],
+        destination=body["to"],
+        purpose=PURPOSE,
+        content_hash=hashlib.sha256(body["body"].encode()).hexdigest(),
+        payload=lambda key: _dated(compose_reply(item, body["body"], identity, delivery_id=key)),
+        per_minute=per_minute,
     )
-    return "delivered"
+    moves = {
+        ledger.DELIVERED: ("delivered", None, None),
+        ledger.UNCONFIRMED: (
+            "awaiting_human",
+            "delivery_unconfirmed",
+            "a send was attempted but never confirmed: check before sending again",
+        ),
+        ledger.FAILED: ("awaiting_human", "delivery_failed", "the far side refused the message"),
+        ledger.RETRY: ("approved", "delivery_retry", "the connector failed; trying again later"),
+        ledger.RATE_LIMITED: ("approved", None, None),
+    }
+    if result in moves:
+        state, code, reason = moves[result]
+        st.transition(
+            item["id"],
+            state,
+            actor="delivery",
+            reason_code=code,
+            reason=reason,
+            expect=("sending",),
+            detail={"delivery_id": key},
+        )
+    return result
+
+
+def push_outcomes(st: Store, webhook: Connector, per_minute: int | None) -> list[str]:
+    """Each delivered reply's outcome, once, to the webhook (ids and codes, no message text)."""
+    pushed = []
+    pending = {d["item_id"] for d in st.open_deliveries(OUTCOME)}
+    done = {d["item_id"] for d in st.all_deliveries() if d["purpose"] == OUTCOME}
+    for item in st.items(states=["delivered"]):
+        if item["id"] in done and item["id"] not in pending:
+            continue
+        event = {
+            "event": "reply_delivered",
+            "item_id": item["id"],
+            "category": item["category"],
+            "batch": item["batch"],
+            "at": now_iso(),
+        }
+        result, _ = ledger.deliver(
+            st,
+            webhook,
+            item_id=item["id"],
+            destination=getattr(webhook, "url", webhook.name),
+            purpose=OUTCOME,
+            content_hash=hashlib.sha256(json_payload(event)).hexdigest(),
+            payload=lambda key, event=event: json_payload({**event, "delivery_id": key}),  # type: ignore[misc]
+            per_minute=per_minute,
+        )
+        if result == ledger.DELIVERED:
+            pushed.append(item["id"])
+    return pushed
 
 
 def _dated(payload: bytes) -> bytes:

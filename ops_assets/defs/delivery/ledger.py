@@ -1,0 +1,107 @@
+"""One delivery through one connector, exactly once, by the delivery ledger.
+
+intent (unique per item, destination and purpose) -> attempt counted (compare-and-set) ->
+send -> sent with the receipt -> confirmed | failed. A crash anywhere is resolved by the next
+drain: a recorded receipt is confirmed; an attempt without one is looked up at the far side,
+resent under the same key where the far side dedupes, and otherwise handed to the owner as
+`delivery_unconfirmed` — never resent blindly.
+"""
+
+import datetime as dt
+import hashlib
+import os
+import signal
+from collections.abc import Callable
+
+from resources.connectors.base import Connector, ConnectorError
+from resources.store import Store
+
+# Outcomes of one delivery.
+DELIVERED, FAILED, UNCONFIRMED, RETRY, RATE_LIMITED, HELD = (
+    "delivered",
+    "failed",
+    "unconfirmed",
+    "retry",
+    "rate_limited",
+    "held",
+)
+
+
+def delivery_id(item_id: str, destination: str, purpose: str) -> str:
+    digest = hashlib.sha256(f"{item_id}|{destination}|{purpose}".encode()).hexdigest()
+    return f"dlv_{digest[:20]}"
+
+
+def failpoint(name: str) -> None:
+    """Crash tests kill the process here (OPSBENCH_FAILPOINT=name) as a power cut would."""
+    if os.environ.get("OPSBENCH_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def rate_limited(st: Store, connector: Connector, per_minute: int | None) -> bool:
+    if per_minute is None:
+        return False
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).isoformat()
+    return st.sends_since(connector.name, since) >= per_minute
+
+
+def deliver(
+    st: Store,
+    connector: Connector,
+    *,
+    item_id: str,
+    destination: str,
+    purpose: str,
+    content_hash: str,
+    payload: Callable[[str], bytes],
+    per_minute: int | None,
+) -> tuple[str, str]:
+    """Deliver one payload (built from its key); returns (outcome, delivery id)."""
+    key = delivery_id(item_id, destination, purpose)
+    row = st.delivery_intent(
+        {
+            "id": key,
+            "item_id": item_id,
+            "destination": destination,
+            "purpose": purpose,
+            "connector": connector.name,
+            "content_hash": content_hash,
+        }
+    )
+    if row["state"] == "confirmed":
+        return DELIVERED, key
+    if row["state"] == "failed":
+        return FAILED, key
+    if row["state"] == "sent":
+        # The far side accepted it and we recorded its receipt: only the confirmation is missing.
+        st.delivery_mark(key, "confirmed")
+        return DELIVERED, key
+    if row["attempts"] > 0 and row["state"] != "retry":
+        # Attempted before, no receipt recorded: ask the far side instead of sending again.
+        receipt = connector.lookup(key)
+        if receipt is not None:
+            st.delivery_mark(key, "confirmed", receipt=receipt.reference)
+            return DELIVERED, key
+        if not connector.can_dedupe:
+            st.delivery_mark(key, "unconfirmed")
+            return UNCONFIRMED, key
+    if rate_limited(st, connector, per_minute):
+        return RATE_LIMITED, key
+    # Counted before the send, compare-and-set: a crash after the send is visible, and of
+    # two drains racing for one message only one sends it.
+    if not st.delivery_attempt(key, row["attempts"]):
+        return HELD, key
+    failpoint("delivery:before_send")
+    try:
+        receipt = connector.send(payload(key), key)
+    except ConnectorError as exc:
+        if exc.maybe_sent and not connector.can_dedupe:
+            st.delivery_mark(key, "unconfirmed", receipt=str(exc)[:300])
+            return UNCONFIRMED, key
+        st.delivery_mark(key, "failed" if exc.permanent else "retry", receipt=str(exc)[:300])
+        return (FAILED if exc.permanent else RETRY), key
+    failpoint("delivery:after_send")
+    st.delivery_mark(key, "sent", receipt=receipt.reference)
+    failpoint("delivery:after_record")
+    st.delivery_mark(key, "confirmed", receipt=receipt.reference)
+    return DELIVERED, key

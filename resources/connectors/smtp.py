@@ -1,0 +1,92 @@
+"""SMTP email through smtplib. The idempotency key is the Message-ID the composer wrote; the
+send is confirmed by the server's acceptance of the message (250 after DATA). SMTP servers do
+not dedupe, so a send without a recorded receipt is never retried automatically."""
+
+import email
+import email.policy
+import email.utils
+import smtplib
+import ssl
+
+from resources.connectors.base import ConnectorError, Receipt
+
+
+class SmtpConnector:
+    name = "smtp"
+    version = "1"
+    can_dedupe = False
+    sandbox = False
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        starttls: bool = False,
+        use_ssl: bool = False,
+        username: str | None = None,
+        password: str | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.host, self.port = host, port
+        self.starttls, self.use_ssl = starttls, use_ssl
+        self.username, self._password = username, password
+        self.timeout_s = timeout_s
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        if self.use_ssl:
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout_s, context=context
+            )
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
+            if self.starttls:
+                client.starttls(context=context)
+        if self.username:
+            client.login(self.username, self._password or "")
+        return client
+
+    def send(self, payload: bytes, idempotency_key: str) -> Receipt:
+        message = email.message_from_bytes(payload, policy=email.policy.SMTP)
+        sender = email.utils.parseaddr(str(message["From"]))[1]
+        recipients = [a for _, a in email.utils.getaddresses([str(message["To"] or "")]) if a]
+        if not recipients:
+            raise ConnectorError("the message has no recipient", permanent=True)
+        if idempotency_key not in str(message["Message-ID"] or ""):
+            raise ConnectorError("the Message-ID must carry the idempotency key", permanent=True)
+        try:
+            client = self._connect()
+        except (OSError, smtplib.SMTPException) as exc:
+            raise ConnectorError(f"SMTP unreachable: {exc}"[:300], permanent=False) from exc
+        try:
+            with client:
+                refused = client.sendmail(sender, recipients, payload)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise ConnectorError(
+                f"recipient refused: {list(exc.recipients)}", permanent=True
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            # 5xx: the server refuses this message for good; 4xx: try again later.
+            raise ConnectorError(
+                f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"[:300], permanent=exc.smtp_code >= 500
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            # The line broke mid-conversation: the server may have taken the message.
+            raise ConnectorError(
+                f"SMTP connection lost: {exc}"[:300], permanent=False, maybe_sent=True
+            ) from exc
+        if refused:
+            raise ConnectorError(f"recipients refused: {sorted(refused)}", permanent=True)
+        return Receipt(self.name, idempotency_key, f"smtp://{self.host}:{self.port} accepted")
+
+    def lookup(self, idempotency_key: str) -> Receipt | None:
+        return None  # an SMTP server cannot say whether it saw a message
+
+    def health(self) -> tuple[bool, str]:
+        try:
+            with self._connect() as client:
+                code, _ = client.noop()
+        except (OSError, smtplib.SMTPException) as exc:
+            return False, f"SMTP {self.host}:{self.port} unreachable: {exc}"[:300]
+        return code == 250, f"SMTP {self.host}:{self.port} answers {code}"
