@@ -98,25 +98,42 @@ def release_retryable(store: Store, items: list[dict[str, Any]], *, actor: str) 
             item["state"] = "received"
 
 
+# Past the reviewer: what goes out was reviewed (and maybe approved) as it stands.
+SETTLED = ("awaiting_approval", "approved", "delivered")
+
+
 def keep_output(store: Store, item: dict[str, Any], row: dict[str, Any]) -> None:
-    """Save an agent's output row. A changed output for an item already delivered is never
-    sent again: the item waits for the owner as a proposed correction."""
+    """Save an agent's output row. A changed output for an item past review — approved,
+    waiting for approval or delivered — never replaces what was reviewed on its way out: the
+    item waits for the owner as a proposed correction. An item being sent keeps its output."""
     asset = row["asset"]
     previous = store.get_output(item["id"], asset)
-    if (
-        item["state"] == "delivered"
-        and previous is not None
-        and previous["output_hash"] != row["output_hash"]
-    ):
+    changed = previous is not None and previous["output_hash"] != row["output_hash"]
+    if changed and item["state"] == "sending":
+        return
+    if changed and item["state"] in SETTLED:
         store.transition(
             item["id"],
             "awaiting_human",
             actor=asset,
             reason_code="proposed_correction",
-            reason=f"{asset} output changed after delivery",
-            expect=("delivered",),
+            reason=f"{asset} output changed after review",
+            expect=(item["state"],),
         )
     store.save_output(row)
+
+
+def batch_failure_rate(store: Store, items: list[dict[str, Any]], asset: str) -> tuple[int, int]:
+    """(rows judged, rows failed) of an agent over a whole batch, from its stored output rows:
+    a run that died half-way and its re-run count as one, so a crash cannot dilute the rate."""
+    judged = failed = 0
+    for item in items:
+        row = store.get_output(item["id"], asset)
+        if row is None or row["failure"] in RETRYABLE:
+            continue
+        judged += 1
+        failed += not row["valid"]
+    return judged, failed
 
 
 def valid_output(store: Store, item_id: str, asset: str) -> dict[str, Any] | None:
@@ -125,8 +142,9 @@ def valid_output(store: Store, item_id: str, asset: str) -> dict[str, Any] | Non
 
 
 def final_draft(store: Store, item_id: str) -> dict[str, Any] | None:
-    """The output row holding the reply to send: the reviewer's (a repaired draft) when it
-    reviewed the current draft, else the drafter's own."""
+    """The output row holding the reply: the reviewer's (maybe a repaired draft) when it
+    reviewed the current draft, else the drafter's own — which delivery never sends
+    (`reviewed_draft`)."""
     draft = store.get_output(item_id, "reply_draft")
     review = store.get_output(item_id, "review")
     if (
@@ -138,6 +156,12 @@ def final_draft(store: Store, item_id: str) -> dict[str, Any] | None:
     ):
         return review
     return draft
+
+
+def reviewed_draft(store: Store, item_id: str) -> dict[str, Any] | None:
+    """The reply that may go out: a valid review row for the current draft, or None."""
+    row = final_draft(store, item_id)
+    return row if row is not None and row["asset"] == "review" and row["valid"] else None
 
 
 def batch_metadata(

@@ -342,7 +342,9 @@ def cmd_prompts_test(args: argparse.Namespace) -> int:
         if server is not None and server.started:
             server.stop()
     _out(report.as_dict() if args.json else report.text(), args.json)
-    return EXIT_FAIL if report.regressions else EXIT_OK
+    if report.not_run:
+        _err(f"{len(report.not_run)} case(s) got no answer and were not compared")
+    return EXIT_FAIL if report.regressions or report.not_run else EXIT_OK
 
 
 def cmd_cost(args: argparse.Namespace) -> int:

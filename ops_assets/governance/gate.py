@@ -41,17 +41,19 @@ def gate(
             "rule": decision.rule,
             "facts": dataclasses.asdict(facts),
         }
+        # The approval is recorded only when this run made the transition (another run may
+        # have gated the item first).
         if decision.verdict == "auto":
-            st.record_approval(
-                item["id"],
-                "approved",
-                actor="policy",
-                policy=decision.policy_version,
-                note=decision.rule,
-            )
-            st.transition(
+            if st.transition(
                 item["id"], "approved", actor="policy", expect=("reviewed",), detail=detail
-            )
+            ):
+                st.record_approval(
+                    item["id"],
+                    "approved",
+                    actor="policy",
+                    policy=decision.policy_version,
+                    note=decision.rule,
+                )
         elif decision.verdict == "needs_approval":
             st.transition(
                 item["id"],
@@ -62,20 +64,19 @@ def gate(
                 expect=("reviewed",),
                 detail=detail,
             )
-        else:
+        elif st.transition(
+            item["id"],
+            "rejected",
+            actor="policy",
+            reason_code=decision.rule,
+            reason=f"policy rule {decision.rule} forbids this reply",
+            expect=("reviewed",),
+            detail=detail,
+        ):
             st.record_approval(
                 item["id"],
                 "rejected",
                 actor="policy",
                 policy=decision.policy_version,
                 note=decision.rule,
-            )
-            st.transition(
-                item["id"],
-                "rejected",
-                actor="policy",
-                reason_code=decision.rule,
-                reason=f"policy rule {decision.rule} forbids this reply",
-                expect=("reviewed",),
-                detail=detail,
             )

@@ -13,7 +13,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from ops_assets.agent_run import RETRYABLE
 from ops_assets.config import Config
+from ops_assets.defs.reply_draft.compose import strip_sign_off
 from ops_assets.prompting import prompt_version
 from ops_assets.quality.suites import validate
 from resources.llm.client import CallRequest, ModelClient
@@ -52,6 +54,9 @@ class Report:
     regressions: dict[str, str]
     """Case id -> why the candidate fails where the current prompt passed."""
     improvements: list[str]
+    not_run: dict[str, str] = field(default_factory=dict)
+    """Case id -> why no answer came (model down, budget, kill switch): left out of the
+    comparison, never counted as a regression."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +66,7 @@ class Report:
             "cases": self.cases,
             "regressions": self.regressions,
             "improvements": self.improvements,
+            "not_run": self.not_run,
         }
 
     def text(self) -> str:
@@ -72,6 +78,7 @@ class Report:
         for case_id, why in sorted(self.regressions.items()):
             lines.append(f"  REGRESSES {case_id}: {why}")
         lines += [f"  improves  {case_id}" for case_id in self.improvements]
+        lines += [f"  NOT RUN   {case_id}: {why}" for case_id, why in sorted(self.not_run.items())]
         return "\n".join(lines)
 
 
@@ -148,11 +155,19 @@ def run(agent: str, candidate: Prompt, store: Store, config: Config, client: Mod
         for prompt in (current, candidate)
     }
     before, after = verdicts[current.version], verdicts[candidate.version]
+    not_run = {
+        c.case_id: str(v[c.case_id])
+        for v in (before, after)
+        for c in all_cases
+        if str(v[c.case_id]) in RETRYABLE
+    }
+    all_cases = [c for c in all_cases if c.case_id not in not_run]
     return Report(
         agent=agent,
         current=current.version,
         candidate=candidate.version,
         cases=len(all_cases),
+        not_run=not_run,
         current_passed=sum(1 for c in all_cases if before[c.case_id] is None),
         candidate_passed=sum(1 for c in all_cases if after[c.case_id] is None),
         regressions={
@@ -205,7 +220,8 @@ def _judge(
                 continue
             rows.append(rules.row(case.case_id, output))
         else:
-            rows.append(rules.row(case.case_id, output["body"]))
+            # Judged as production judges it: after the persona's sign-off replaces the model's.
+            rows.append(rules.row(case.case_id, strip_sign_off(output["body"], config.identity)))
         verdicts[case.case_id] = None
     suite_rules = rules.rules() if agent == "triage" else rules.rules(config.quality)
     outcome = validate(f"{agent}_prompts_test", rows, suite_rules)

@@ -44,6 +44,15 @@ class SuiteOutcome:
     def success(self) -> bool:
         return not self.failing
 
+    def only(self, item_ids: set[str]) -> "SuiteOutcome":
+        """The same outcome restricted to some items (those a run actually moved)."""
+        kept = SuiteOutcome(self.suite, len(item_ids))
+        kept.failing = {i: r for i, r in self.failing.items() if i in item_ids}
+        for reasons in kept.failing.values():
+            for reason in reasons:
+                kept.unexpected[reason] = kept.unexpected.get(reason, 0) + 1
+        return kept
+
     def first_reason(self, item_id: str) -> str | None:
         reasons = self.failing.get(item_id)
         return reasons[0] if reasons else None

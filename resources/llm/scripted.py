@@ -85,6 +85,10 @@ RequestScript = Callable[[dict[str, Any]], dict[str, Any]]
 """Answers from the whole request (the reviewer reads a draft; a repair reads feedback)."""
 
 
+class Outage(Exception):
+    """Raised by a script to answer 503, as a model server that is down would."""
+
+
 def _email_text(body: dict[str, Any]) -> str:
     users = [str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"]
     for content in reversed(users):
@@ -208,6 +212,8 @@ class ScriptedModel:
         body = json.loads(request.content)
         try:
             return httpx2.Response(200, json=self.answer(body))
+        except Outage as exc:
+            return httpx2.Response(503, json={"error": {"message": str(exc)}})
         except KeyError as exc:
             return httpx2.Response(400, json={"error": {"message": str(exc)}})
 

@@ -396,7 +396,7 @@ class Store:
     ) -> bool:
         """Keep one failure; the same failure seen again (a re-run) is recorded once."""
         fingerprint = text_hash(
-            canonical_json([item_id, agent, kind, reason, prompt_version, output])
+            canonical_json([item_id, agent, kind, reason, prompt_version, input, output])
         )
         with self.tx() as conn:
             seen = conn.execute(

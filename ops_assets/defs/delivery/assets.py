@@ -8,7 +8,7 @@ from typing import Any
 
 import dagster as dg
 
-from ops_assets.agent_run import final_draft
+from ops_assets.agent_run import final_draft, reviewed_draft
 from ops_assets.defs.delivery import ledger
 from ops_assets.defs.reply_draft.compose import compose_reply
 from ops_assets.observability.alerts import write_alert
@@ -153,16 +153,20 @@ def _deliver_item(
                 expect=("approved",),
             )
         return ledger.HELD
-    draft = final_draft(st, item["id"])
-    if draft is None or not draft["valid"]:
-        st.transition(
-            item["id"],
-            "awaiting_human",
-            actor="delivery",
-            reason_code="no_valid_draft",
-            reason="approved without a valid draft",
-        )
-        return ledger.HELD
+    draft = reviewed_draft(st, item["id"])
+    if draft is None:
+        # Only a reviewed reply goes out; a sending item keeps the draft it was sent with.
+        if item["state"] == "sending":
+            draft = final_draft(st, item["id"])
+        if draft is None or not draft["valid"]:
+            st.transition(
+                item["id"],
+                "awaiting_human",
+                actor="delivery",
+                reason_code="no_valid_draft",
+                reason="approved without a reviewed draft",
+            )
+            return ledger.HELD
     body = draft["output"]
     if item["state"] == "approved" and not st.transition(
         item["id"], "sending", actor="delivery", expect=("approved",)

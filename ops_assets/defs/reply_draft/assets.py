@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from ops_assets.agent_run import (
     NOT_FOR_AGENTS,
     RETRYABLE,
+    batch_failure_rate,
     batch_metadata,
     keep_output,
     messages_hash,
@@ -100,13 +101,10 @@ def reply_draft(
     )
 
     failures: Counter[str] = Counter()
-    passed: list[dict[str, Any]] = []
-    attempted = 0
     for item, request, result in answered:
         # An answer (valid or not) is judged and kept with its provenance. No answer at all
         # (model down, budget, kill switch) is neither judged nor kept.
         pending = item["state"] in PENDING
-        attempted += pending
         output = outputs[item["id"]]
         failure = result.error_code or suite.first_reason(item["id"])
         row = output_row(
@@ -142,8 +140,6 @@ def reply_draft(
                 reason=f"draft failed check: {failure}",
                 expect=("drafted",),
             )
-        else:
-            passed.append(item)
     on_budget = settings.policy().budgets.on_exhausted
     for item, result in zip(items, results, strict=True):
         if result.error_code in RETRYABLE and item["state"] in PENDING:
@@ -151,11 +147,14 @@ def reply_draft(
                 st, item["id"], result, actor="reply_draft", expect=PENDING, on_budget=on_budget
             )
 
-    failed = attempted - len(passed)
+    # Over the whole batch's rows, so a run that died half-way cannot dilute the rate.
+    attempted, failed = batch_failure_rate(st, items, "reply_draft")
     rate = failed / attempted if attempted else 0.0
     blocked = rate > config.quality.max_failure_rate
     if blocked:
-        hold_blocked(st, passed, actor="draft_checks", rate=rate, expect="drafted")
+        waiting = st.items(batch=batch, states=["drafted"])
+        hold_blocked(st, waiting, actor="draft_checks", rate=rate, expect="drafted")
+    moved = {i["id"] for i, _, _ in answered if i["state"] in PENDING}
 
     metadata = batch_metadata(
         results,
@@ -168,9 +167,9 @@ def reply_draft(
     checks = [
         dg.AssetCheckResult(
             check_name=SUITE_CHECK,
-            passed=suite.success,
+            passed=suite.only(moved).success,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata=suite.metadata(),
+            metadata=suite.only(moved).metadata(),
         ),
         dg.AssetCheckResult(
             check_name=RATE_CHECK,

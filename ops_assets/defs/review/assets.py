@@ -9,6 +9,7 @@ import dagster as dg
 
 from ops_assets.agent_run import (
     RETRYABLE,
+    batch_failure_rate,
     batch_metadata,
     final_draft,
     output_row,
@@ -142,12 +143,13 @@ def review(
         if row is not None and row["output"] is not None:
             passed.append((item, row["output"]))
 
-    attempted = sum(1 for c in cases if c.error is None)
-    rejected = attempted - sum(1 for c in cases if c.outcome == "pass" and c.error is None)
+    # Over the whole batch's rows, so a run that died half-way cannot dilute the rate.
+    attempted, rejected = batch_failure_rate(st, mine, "review")
     rate = rejected / attempted if attempted else 0.0
     blocked = rate > config.quality.max_failure_rate
     if blocked:
-        hold_blocked(st, [i for i, _ in passed], actor="review", rate=rate, expect="reviewed")
+        waiting = st.items(batch=batch, states=["reviewed"])
+        hold_blocked(st, waiting, actor="review", rate=rate, expect="reviewed")
     else:
         gate(st, settings.policy(), passed)
 
@@ -209,11 +211,11 @@ def _review_round(
     answered = []
     for case, request, result in zip(cases, requests, results, strict=True):
         case.results.append(result)
+        if result.error_code in RETRYABLE:
+            case.error = result  # no answer: nothing to judge, nothing to record
+            continue
         if result.error_code:
-            if result.error_code in RETRYABLE:
-                case.error = result
-            else:
-                case.outcome = result.error_code
+            case.outcome = result.error_code
             _log(st, case, failure_log.SCHEMA_ERROR, result.error_code, request, context, "review")
             continue
         assert isinstance(result.output, Review)
@@ -237,7 +239,18 @@ def _review_round(
             case.outcome, case.feedback = "pass", ""
             continue
         reason = "reviewer_" + review["verdict"]
-        _log(st, case, failure_log.REVIEWER_REJECTION, reason, request, context, "reply_draft")
+        # Charged to the prompt that wrote the rejected body: the drafter's or the repair's.
+        wrote = draft_prompt.REPAIR_VERSION if case.revisions else case.draft_row["prompt_version"]
+        _log(
+            st,
+            case,
+            failure_log.REVIEWER_REJECTION,
+            reason,
+            request,
+            context,
+            "reply_draft",
+            version=wrote,
+        )
         if review["verdict"] == "human":
             case.outcome = "reviewer_human"
         elif case.revisions >= config.quality.max_revisions:
@@ -267,11 +280,20 @@ def _repair_round(
     for case, request, result in zip(cases, requests, results, strict=True):
         case.results.append(result)
         case.revisions += 1
+        if result.error_code in RETRYABLE:
+            case.error = result
+            continue
         if result.error_code:
-            if result.error_code in RETRYABLE:
-                case.error = result
-            else:
-                case.outcome = result.error_code
+            case.outcome = result.error_code
+            _log(
+                st,
+                case,
+                failure_log.SCHEMA_ERROR,
+                result.error_code,
+                request,
+                context,
+                "reply_draft",
+            )
             continue
         assert isinstance(result.output, ReplyDraft)
         case.body = strip_sign_off(result.output.body, config.identity)
@@ -306,6 +328,8 @@ def _log(
     request: CallRequest,
     context: dg.AssetExecutionContext,
     agent: str,
+    *,
+    version: str | None = None,
 ) -> None:
     last = case.results[-1]
     st.record_failure(
@@ -313,7 +337,7 @@ def _log(
         agent=agent,
         kind=kind,
         reason=reason,
-        prompt_version=request.prompt_version,
+        prompt_version=version or request.prompt_version,
         model=last.model,
         run_id=context.run.run_id,
         input=request.messages,

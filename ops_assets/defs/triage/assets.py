@@ -8,6 +8,7 @@ import dagster as dg
 from ops_assets.agent_run import (
     NOT_FOR_AGENTS,
     RETRYABLE,
+    batch_failure_rate,
     batch_metadata,
     keep_output,
     messages_hash,
@@ -98,14 +99,13 @@ def triage(
         expectations.rules(),
     )
     on_budget = settings.policy().budgets.on_exhausted
-    attempted, failed, routed = 0, 0, []
     for item, request, result in zip(to_model, requests, results, strict=True):
         received = item["state"] == "received"
         output = outputs.get(item["id"])
         failure = result.error_code or suite.first_reason(item["id"])
         if result.error_code not in RETRYABLE:
             # An answer (valid or not) is kept with its provenance; no answer keeps the old one.
-            attempted += received
+            _reconsider(st, item, output, failure)
             row = output_row(
                 asset="triage",
                 batch=batch,
@@ -124,7 +124,6 @@ def triage(
                 )
         if failure and not result.error_code:
             failures[failure] += 1
-            failed += received
             if received:
                 st.transition(
                     item["id"],
@@ -136,7 +135,6 @@ def triage(
                 )
         elif result.error_code:
             failures[result.error_code] += 1
-            failed += received and result.error_code not in RETRYABLE
             if received:
                 rest_after_failure(
                     st,
@@ -148,13 +146,16 @@ def triage(
                 )
         elif received:
             assert output is not None
-            if _route(st, item["id"], output, config.route_for(output["category"])):
-                routed.append(item)
+            _route(st, item["id"], output, config.route_for(output["category"]))
 
+    # Over the whole batch's rows, so a run that died half-way cannot dilute the rate.
+    attempted, failed = batch_failure_rate(st, to_model, "triage")
     rate = failed / attempted if attempted else 0.0
     blocked = rate > config.quality.max_failure_rate
     if blocked:  # a broken prompt or model: nothing of this batch goes on to the drafter
-        hold_blocked(st, routed, actor="triage_checks", rate=rate, expect="triaged")
+        waiting = [i for i in st.items(batch=batch, states=["triaged"])]
+        hold_blocked(st, waiting, actor="triage_checks", rate=rate, expect="triaged")
+    moved = {i["id"] for i in to_model if i["state"] == "received"}
     return dg.MaterializeResult(
         metadata=batch_metadata(
             results,
@@ -167,9 +168,9 @@ def triage(
         check_results=[
             dg.AssetCheckResult(
                 check_name=SUITE_CHECK,
-                passed=suite.success,
+                passed=suite.only(moved).success,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata=suite.metadata(),
+                metadata=suite.only(moved).metadata(),
             ),
             dg.AssetCheckResult(
                 check_name=RATE_CHECK,
@@ -184,6 +185,25 @@ def triage(
             ),
         ],
     )
+
+
+def _reconsider(
+    st: Store, item: dict[str, Any], output: dict[str, Any] | None, failure: str | None
+) -> None:
+    """A re-run's answer for an item already on its way (a run died after routing it): if the
+    answer now fails, or sorts it elsewhere, the owner decides instead of the old route."""
+    if item["state"] not in ("triaged", "drafted", "reviewed"):
+        return
+    category = output["category"] if output is not None else None
+    if failure or category != item["category"]:
+        st.transition(
+            item["id"],
+            "awaiting_human",
+            actor="triage_checks",
+            reason_code=failure or "triage_changed",
+            reason=f"triage of an item in flight changed: {failure or category}",
+            expect=(item["state"],),
+        )
 
 
 def _flag_risky_requests(st: Store, items: list[dict[str, Any]]) -> None:
