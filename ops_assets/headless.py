@@ -57,6 +57,9 @@ class HeadlessRunner:
             pid = run.tags.get(PID_TAG)
             if pid and pid.isdigit() and not pid_alive(int(pid)):
                 self.instance.report_run_failed(run, "its process died (headless run)")
+                # Its step may have held the delivery pool's slot (the daemon frees those of
+                # finished runs itself; headless there is no daemon).
+                self.instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
 
     def run_until_rested(self, *, timeout_s: float, poll_s: float = 0.25) -> HeadlessOutcome:
         deadline = time.monotonic() + timeout_s

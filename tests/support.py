@@ -52,3 +52,112 @@ def outcome_assets() -> list:
     from ops_assets.defs.memory.assets import episodic_memory
 
     return [delivery, episodic_memory, cost_per_outcome]
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        from resources.llm.local_server import free_port
+
+        self.messages: list[bytes] = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                sink.messages.append(envelope.original_content or envelope.content)
+                return "250 OK"
+
+        self.port = free_port()
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> "SmtpSink":
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.stop()
+
+    def message_ids(self) -> dict[str, int]:
+        import email
+        from collections import Counter
+
+        return dict(Counter(str(email.message_from_bytes(m)["Message-ID"]) for m in self.messages))
+
+
+class HookServer:
+    """A real HTTP receiver on 127.0.0.1 that counts POSTs per Idempotency-Key and applies each
+    key's effect once. `statuses` scripts the answers (then 200)."""
+
+    def __init__(self, statuses: list[int] | None = None) -> None:
+        import threading
+        from collections import Counter
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.statuses = list(statuses or [])
+        self.requests: Counter[str] = Counter()
+        self.effects: Counter[str] = Counter()
+        self.bodies: list[bytes] = []
+        hook = self
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_HEAD(self) -> None:
+                self.send_response(200)
+                self.end_headers()
+
+            def do_POST(self) -> None:
+                key = self.headers.get("Idempotency-Key", "")
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with lock:
+                    hook.requests[key] += 1
+                    status = hook.statuses.pop(0) if hook.statuses else 200
+                    if status < 300 and not hook.effects[key]:
+                        hook.effects[key] += 1
+                        hook.bodies.append(body)
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def __enter__(self) -> "HookServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def write_config(path: Path, **connectors: object) -> Path:
+    """The sample config with its `connectors` section updated (nested dicts merge)."""
+    import yaml
+
+    from ops_assets.config import SAMPLE_CONFIG
+
+    config = yaml.safe_load(SAMPLE_CONFIG.read_text())
+    for key, value in connectors.items():
+        if isinstance(value, dict):
+            config["connectors"].setdefault(key, {}).update(value)
+        else:
+            config["connectors"][key] = value
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def permissive_policy(path: Path) -> Path:
+    """A policy that lets every reviewed reply go out on its own (delivery tests)."""
+    path.write_text(
+        "actions:\n  send_reply:\n    default: auto\n    rules: []\nbudgets:\n  daily_usd: 5.0\n"
+    )
+    return path

@@ -91,7 +91,7 @@ def deliver(
     # two drains racing for one message only one sends it.
     if not st.delivery_attempt(key, row["attempts"]):
         return HELD, key
-    failpoint("delivery:before_send")
+    failpoint(f"delivery:before_send:{connector.name}")
     try:
         receipt = connector.send(payload(key), key)
     except ConnectorError as exc:
@@ -100,8 +100,8 @@ def deliver(
             return UNCONFIRMED, key
         st.delivery_mark(key, "failed" if exc.permanent else "retry", receipt=str(exc)[:300])
         return (FAILED if exc.permanent else RETRY), key
-    failpoint("delivery:after_send")
+    failpoint(f"delivery:after_send:{connector.name}")
     st.delivery_mark(key, "sent", receipt=receipt.reference)
-    failpoint("delivery:after_record")
+    failpoint(f"delivery:after_record:{connector.name}")
     st.delivery_mark(key, "confirmed", receipt=receipt.reference)
     return DELIVERED, key
