@@ -57,7 +57,7 @@ def outcome_assets() -> list:
 class SmtpSink:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it accepts."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: str = "250 OK") -> None:
         from aiosmtpd.controller import Controller
 
         from resources.llm.local_server import free_port
@@ -67,8 +67,9 @@ class SmtpSink:
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
-                sink.messages.append(envelope.original_content or envelope.content)
-                return "250 OK"
+                if answer.startswith("250"):
+                    sink.messages.append(envelope.original_content or envelope.content)
+                return answer
 
         self.port = free_port()
         self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)

@@ -78,11 +78,20 @@ def delivery(
         if health[channel.name][0]:
             rate = connectors.rate_per_minute(channel)
             outcome |= drain(st, channel, settings.config().identity, rate)
+            for item_id in outcome.get(ledger.FAILED, []):
+                write_alert(
+                    settings.home_dir(), "delivery_failed", item_id=item_id, connector=channel.name
+                )
         else:
             context.log.warning(f"{channel.name} unhealthy, nothing sent: {health[channel.name]}")
         pushing = settings.config().connectors.webhook.push_outcomes
         if webhook is not None and health[webhook.name][0] and pushing:
-            outcome["pushed"] = push_outcomes(st, webhook, connectors.rate_per_minute(webhook))
+            pushed, refused = push_outcomes(st, webhook, connectors.rate_per_minute(webhook))
+            outcome["pushed"], outcome["push_failed"] = pushed, refused
+            for item_id in refused:  # the receiver refused it (4xx): a person must look
+                write_alert(
+                    settings.home_dir(), "delivery_failed", item_id=item_id, connector="webhook"
+                )
     finally:
         st.release_lock("delivery", run_id)
     return dg.MaterializeResult(
@@ -207,9 +216,12 @@ def _deliver_item(
     return result
 
 
-def push_outcomes(st: Store, webhook: Connector, per_minute: int | None) -> list[str]:
-    """Each delivered reply's outcome, once, to the webhook (ids and codes, no message text)."""
-    pushed = []
+def push_outcomes(
+    st: Store, webhook: Connector, per_minute: int | None
+) -> tuple[list[str], list[str]]:
+    """Each delivered reply's outcome, once, to the webhook (ids and codes, no message text);
+    returns the items pushed now and those the receiver refused now."""
+    pushed, refused = [], []
     pending = {d["item_id"] for d in st.open_deliveries(OUTCOME)}
     done = {d["item_id"] for d in st.all_deliveries() if d["purpose"] == OUTCOME}
     for item in st.items(states=["delivered"]):
@@ -234,7 +246,9 @@ def push_outcomes(st: Store, webhook: Connector, per_minute: int | None) -> list
         )
         if result == ledger.DELIVERED:
             pushed.append(item["id"])
-    return pushed
+        elif result == ledger.FAILED and item["id"] not in done:
+            refused.append(item["id"])
+    return pushed, refused
 
 
 def _dated(payload: bytes) -> bytes:

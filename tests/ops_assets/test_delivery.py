@@ -1,0 +1,146 @@
+"""Delivery through the configured connectors: rate limits under a burst, sandbox mode, health
+checks consulted before sending, refusals escalated, and a confirmation timeout."""
+
+import json
+from pathlib import Path
+
+import pytest
+from support import HookServer, SmtpSink, batch_assets, permissive_policy, write_config
+
+from ops_assets.defs.delivery.assets import HEALTH_CHECK, delivery
+from ops_assets.observability.alerts import read_alerts
+from resources.llm.local_server import free_port
+
+
+def _mails(folder: Path, count: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n in range(count):
+        path = folder / f"support-{n}.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "from": f"Client {n} <client{n}@example{n}.com>",
+                    "subject": f"The page update number {n} is not working",
+                    "body": f"Hello, the update {n} to our page is not working. Can you help?",
+                }
+            )
+        )
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def approved(bench, monkeypatch, tmp_path):
+    """A batch of support mails, all approved by a permissive policy, waiting for delivery."""
+
+    def make(config: Path, count: int = 4) -> list[dict]:
+        monkeypatch.setenv("OPSBENCH_POLICY", str(permissive_policy(tmp_path / "policy.yaml")))
+        monkeypatch.setenv("OPSBENCH_CONFIG", str(config))
+        key = bench.intake(_mails(tmp_path / "mail", count))
+        bench.materialize(batch_assets(), key)
+        ready = bench.store.items(states=["approved"])
+        assert len(ready) == count
+        return ready
+
+    return make
+
+
+def _check(result):
+    (check,) = [c for c in result.get_asset_check_evaluations() if c.check_name == HEALTH_CHECK]
+    return check
+
+
+def test_the_rate_limit_holds_under_a_burst(bench, approved, tmp_path) -> None:
+    config = write_config(tmp_path / "c.yaml", outbox={"rate_per_minute": 3})
+    approved(config, count=7)
+    first = bench.materialize([delivery])
+    (mat,) = first.asset_materializations_for_node("delivery")
+    assert mat.metadata["delivered"].value == 3 and mat.metadata["rate_limited"].value == 4
+    bench.materialize([delivery])  # the same minute: nothing more goes out
+    assert len(bench.store.items(states=["delivered"])) == 3
+    assert len(bench.store.items(states=["approved"])) == 4
+    assert len(list(bench.home.outbox.iterdir())) == 3
+
+
+def test_sandbox_mode_sends_nothing_outward(bench, approved, tmp_path) -> None:
+    with SmtpSink() as sink, HookServer() as hook:
+        config = write_config(
+            tmp_path / "c.yaml",
+            sandbox=True,
+            smtp={"enabled": True, "port": sink.port},
+            webhook={"url": hook.url},
+        )
+        ready = approved(config)
+        result = bench.materialize([delivery])
+        assert sink.messages == [] and sum(hook.requests.values()) == 0
+    assert _check(result).passed
+    assert len(bench.store.items(states=["delivered"])) == len(ready)
+    captured = bench.home.root / "sandbox"
+    assert len(list((captured / "smtp").glob("*.eml"))) == len(ready)
+    assert len(list((captured / "webhook").glob("*.json"))) == len(ready)
+    assert all(d["receipt"].startswith("sandbox:") for d in bench.store.all_deliveries())
+
+
+def test_replies_go_by_smtp_and_outcomes_to_the_webhook_once(bench, approved, tmp_path) -> None:
+    with SmtpSink() as sink, HookServer() as hook:
+        config = write_config(
+            tmp_path / "c.yaml",
+            smtp={"enabled": True, "port": sink.port},
+            webhook={"url": hook.url},
+        )
+        ready = approved(config)
+        bench.materialize([delivery])
+        bench.materialize([delivery])  # again: nothing twice
+        assert len(sink.messages) == len(ready) and set(sink.message_ids().values()) == {1}
+        assert sum(hook.effects.values()) == sum(hook.requests.values()) == len(ready)
+        events = [json.loads(b) for b in hook.bodies]
+    assert {e["item_id"] for e in events} == {i["id"] for i in ready}
+    assert all(
+        set(e) == {"event", "item_id", "category", "batch", "at", "delivery_id"} for e in events
+    )
+
+
+def test_an_unhealthy_connector_sends_nothing_and_a_timeout_hands_over(
+    bench, approved, tmp_path, monkeypatch
+) -> None:
+    config = write_config(tmp_path / "c.yaml", smtp={"enabled": True, "port": free_port()})
+    ready = approved(config, count=2)
+    result = bench.materialize([delivery])
+    check = _check(result)
+    assert not check.passed and "DOWN" in check.metadata["smtp"].value
+    assert len(bench.store.items(states=["approved"])) == len(ready)
+
+    # Past the confirmation timeout the owner gets them, with an alert each.
+    write_config(config, smtp={"enabled": True, "port": free_port()}, confirm_timeout_s=0.001)
+    bench.materialize([delivery])
+    held = bench.store.items(states=["awaiting_human"])
+    assert {i["reason_code"] for i in held} == {"delivery_timeout"} and len(held) == len(ready)
+    assert [a["kind"] for a in read_alerts(bench.home)] == ["delivery_timeout"] * len(ready)
+
+
+def test_a_refused_reply_escalates_and_is_not_retried(bench, approved, tmp_path) -> None:
+    with SmtpSink(answer="550 mailbox unavailable") as sink:
+        config = write_config(tmp_path / "c.yaml", smtp={"enabled": True, "port": sink.port})
+        ready = approved(config, count=2)
+        bench.materialize([delivery])
+        bench.materialize([delivery])
+    held = bench.store.items(states=["awaiting_human"])
+    assert len(held) == len(ready) and {i["reason_code"] for i in held} == {"delivery_failed"}
+    assert {d["state"] for d in bench.store.all_deliveries()} == {"failed"}
+    assert all(d["attempts"] == 1 for d in bench.store.all_deliveries())
+    assert [a["kind"] for a in read_alerts(bench.home)] == ["delivery_failed"] * len(ready)
+
+
+def test_a_webhook_4xx_fails_without_retry_and_escalates(bench, approved, tmp_path) -> None:
+    with HookServer(statuses=[400] * 10) as hook:
+        config = write_config(tmp_path / "c.yaml", webhook={"url": hook.url, "backoff_s": 0})
+        ready = approved(config, count=2)
+        bench.materialize([delivery])
+        bench.materialize([delivery])
+        assert sum(hook.requests.values()) == len(ready)  # one try each, none repeated
+    pushes = [d for d in bench.store.all_deliveries() if d["purpose"] == "outcome"]
+    assert {d["state"] for d in pushes} == {"failed"}
+    assert len(bench.store.items(states=["delivered"])) == len(ready)  # replies unaffected
+    alerts = read_alerts(bench.home)
+    assert [(a["kind"], a["connector"]) for a in alerts] == [("delivery_failed", "webhook")] * 2

@@ -1,0 +1,83 @@
+"""Each connector against a real server on 127.0.0.1: what it sends, what it retries, what it
+refuses, and what its health check says."""
+
+import email
+
+import pytest
+from support import HookServer, SmtpSink
+
+from resources.connectors.base import ConnectorError, Sandbox
+from resources.connectors.outbox import FileOutbox
+from resources.connectors.smtp import SmtpConnector
+from resources.connectors.webhook import WebhookConnector, json_payload
+from resources.llm.local_server import free_port
+
+MESSAGE = (
+    b"From: Shop <hello@shop.example>\r\nTo: sam@example.com\r\nSubject: Re: hi\r\n"
+    b"Message-ID: <dlv_1@shop.example>\r\n\r\nThanks!\r\n"
+)
+
+
+def test_smtp_sends_under_the_idempotency_key_and_reports_health() -> None:
+    with SmtpSink() as sink:
+        smtp = SmtpConnector("127.0.0.1", sink.port, timeout_s=5)
+        assert smtp.health()[0]
+        receipt = smtp.send(MESSAGE, "dlv_1")
+        assert "accepted" in receipt.reference
+        assert sink.message_ids() == {"<dlv_1@shop.example>": 1}
+        assert smtp.lookup("dlv_1") is None and not smtp.can_dedupe
+        with pytest.raises(ConnectorError, match="Message-ID") as wrong:
+            smtp.send(MESSAGE, "dlv_2")
+        assert wrong.value.permanent
+
+
+def test_smtp_down_is_transient_and_known_unsent() -> None:
+    smtp = SmtpConnector("127.0.0.1", free_port(), timeout_s=2)
+    healthy, detail = smtp.health()
+    assert not healthy and "unreachable" in detail
+    with pytest.raises(ConnectorError) as down:
+        smtp.send(MESSAGE, "dlv_1")
+    assert not down.value.permanent and not down.value.maybe_sent
+
+
+def test_webhook_retries_5xx_then_succeeds_with_exactly_one_effect() -> None:
+    with HookServer(statuses=[500, 503]) as hook:
+        webhook = WebhookConnector(hook.url, max_retries=3, backoff_s=0.01)
+        receipt = webhook.send(json_payload({"event": "x"}), "key-1")
+        assert receipt.reference == "HTTP 200"
+        assert hook.requests["key-1"] == 3 and hook.effects["key-1"] == 1
+
+
+def test_webhook_4xx_fails_at_once_without_retry() -> None:
+    with HookServer(statuses=[422]) as hook:
+        webhook = WebhookConnector(hook.url, max_retries=3, backoff_s=0.01)
+        with pytest.raises(ConnectorError, match="422") as refused:
+            webhook.send(json_payload({"event": "x"}), "key-1")
+        assert refused.value.permanent and hook.requests["key-1"] == 1
+        assert hook.effects["key-1"] == 0
+
+
+def test_webhook_gives_up_after_its_retries_as_transient() -> None:
+    with HookServer(statuses=[500] * 10) as hook:
+        webhook = WebhookConnector(hook.url, max_retries=2, backoff_s=0.01)
+        with pytest.raises(ConnectorError) as failed:
+            webhook.send(json_payload({}), "key-1")
+        assert not failed.value.permanent and hook.requests["key-1"] == 3
+
+
+def test_sandbox_captures_and_never_reaches_the_far_side(tmp_path) -> None:
+    with SmtpSink() as sink:
+        sandbox = Sandbox(SmtpConnector("127.0.0.1", sink.port), tmp_path / "smtp", ".eml")
+        receipt = sandbox.send(MESSAGE, "dlv_1")
+        assert receipt.reference.startswith("sandbox:") and sandbox.lookup("dlv_1")
+        assert sink.messages == []
+    captured = email.message_from_bytes((tmp_path / "smtp" / "dlv_1.eml").read_bytes())
+    assert captured["Message-ID"] == "<dlv_1@shop.example>"
+
+
+def test_the_outbox_writes_atomically_and_dedupes_by_name(tmp_path) -> None:
+    outbox = FileOutbox(tmp_path / "outbox")
+    first = outbox.send(MESSAGE, "dlv_1")
+    again = outbox.send(MESSAGE, "dlv_1")
+    assert first == again == outbox.lookup("dlv_1")
+    assert [p.name for p in (tmp_path / "outbox").iterdir()] == ["dlv_1.eml"]
