@@ -410,6 +410,25 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     return EXIT_OK if summary["status"] in ("COMPLETED", "COMPLETED_SUCCESS") else EXIT_FAIL
 
 
+def cmd_crm(args: argparse.Namespace) -> int:
+    _, store = _setup(args)
+    report = {"contacts": store.contacts(), "deals": store.deals()}
+    if args.json:
+        _out(report, True)
+        return EXIT_OK
+    lines = [
+        f"{c['email']:<40} {c['name'] or '':<22} {c['company'] or '':<20} "
+        f"{c['messages']} in / {c['replies_sent']} out, last {c['last_category']}"
+        for c in report["contacts"]
+    ]
+    lines += [
+        f"deal {d['id']} {d['stage']:<10} {d['contact_email']} {d['amount'] or ''} {d['title']}"
+        for d in report["deals"]
+    ]
+    _out("\n".join(lines) or "no contacts yet", False)
+    return EXIT_OK
+
+
 def cmd_kill(args: argparse.Namespace) -> int:
     _, store = _setup(args)
     from ops_assets.governance.controls import kill
@@ -533,6 +552,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("item")
     common(audit)
     audit.set_defaults(func=cmd_audit)
+
+    crm = sub.add_parser("crm", help="contacts and deals the CRM executor keeps")
+    common(crm)
+    crm.set_defaults(func=cmd_crm)
 
     cost = sub.add_parser("cost", help="cost per delivered outcome, per workflow, category, day")
     common(cost)

@@ -48,10 +48,11 @@ def batch_assets() -> list:
 
 def outcome_assets() -> list:
     from ops_assets.defs.costs.assets import cost_per_outcome
+    from ops_assets.defs.crm.assets import crm
     from ops_assets.defs.delivery.assets import delivery
     from ops_assets.defs.memory.assets import episodic_memory
 
-    return [delivery, episodic_memory, cost_per_outcome]
+    return [delivery, episodic_memory, cost_per_outcome, crm]
 
 
 class SmtpSink:

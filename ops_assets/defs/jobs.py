@@ -14,7 +14,7 @@ process_batch = dg.define_asset_job(
 
 deliver_and_remember = dg.define_asset_job(
     OUTCOMES_JOB,
-    selection=dg.AssetSelection.assets("delivery", "episodic_memory", "cost_per_outcome"),
-    description="Deliver every approved item, record every new outcome in memory, and roll the "
-    "call ledger up into cost per outcome.",
+    selection=dg.AssetSelection.assets("delivery", "episodic_memory", "cost_per_outcome", "crm"),
+    description="Deliver every approved item, record every new outcome in memory, keep the CRM, "
+    "and roll the call ledger up into cost per outcome.",
 )

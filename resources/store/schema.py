@@ -180,3 +180,31 @@ failures = sa.Table(
     # Same item, agent, kind, reason and output: the same failure (a re-run records it once).
     sa.Column("fingerprint", sa.String, nullable=False, unique=True),
 )
+
+# The CRM: contacts and deals, kept by the crm executor from triage and delivery outcomes.
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("email", sa.String, primary_key=True),
+    sa.Column("name", sa.String),
+    sa.Column("company", sa.String),
+    sa.Column("messages", sa.Integer, nullable=False),
+    sa.Column("replies_sent", sa.Integer, nullable=False),
+    sa.Column("last_category", sa.String),
+    sa.Column("first_seen", sa.String, nullable=False),
+    sa.Column("last_seen", sa.String, nullable=False),
+    sa.Column("updated_at", sa.String, nullable=False),
+)
+
+deals = sa.Table(
+    "deals",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("contact_email", sa.String, nullable=False, index=True),
+    sa.Column("source_item_id", sa.String, nullable=False, unique=True),
+    sa.Column("title", sa.String),
+    sa.Column("amount", sa.String),
+    sa.Column("stage", sa.String, nullable=False),
+    sa.Column("created_at", sa.String, nullable=False),
+    sa.Column("updated_at", sa.String, nullable=False),
+)
