@@ -55,7 +55,4 @@ def test_contacts_and_deals_follow_the_outcomes_and_reruns_change_nothing(
     bench.materialize(outcome_assets())
     priya = next(c for c in bench.store.contacts() if c["email"] == priya["email"])
     assert priya["messages"] == 2
-    assert any(
-        a["event"] == "contact_updated" for a in bench.store.audit_for_event("contact_updated")
-    )
-    assert SAMPLES.exists()
+    assert bench.store.audit_for_event("contact_updated")  # every change is audited
