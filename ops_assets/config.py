@@ -125,6 +125,14 @@ class Connectors(_Strict):
     """An approved reply not confirmed this long after its intent goes to the owner."""
 
 
+class FollowUps(_Strict):
+    """A nudge for replies that got no answer (drafted, reviewed and approved like any reply)."""
+
+    enabled: bool = True
+    after_days: float = Field(default=3.0, gt=0)
+    max_per_run: int = Field(default=20, gt=0)
+
+
 Category = Literal["billing", "support", "sales", "spam", "other"]
 Route = Literal["reply_draft", "human", "no_action"]
 
@@ -138,6 +146,7 @@ class Config(_Strict):
     llm: LLM = LLM()
     quality: Quality = Quality()
     connectors: Connectors = Connectors()
+    follow_ups: FollowUps = FollowUps()
     policy_file: str | None = None
     """The governance policy (rules, budgets, scopes); None = OPSBENCH_POLICY or the sample."""
 

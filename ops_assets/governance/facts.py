@@ -25,7 +25,13 @@ def amounts(text: str) -> list[float]:
 
 
 def facts_for(
-    store: Store, policy: Policy, item: dict[str, Any], recipient: str, reply_body: str
+    store: Store,
+    policy: Policy,
+    item: dict[str, Any],
+    recipient: str,
+    reply_body: str,
+    *,
+    meeting_invite: bool = False,
 ) -> Facts:
     domain = recipient.rsplit("@", 1)[-1].lower()
     known = domain in {d.lower() for d in policy.known_domains} or store.delivered_to_domain(domain)
@@ -40,4 +46,6 @@ def facts_for(
         amount=max(found) if found else None,
         attachments=bool(item.get("has_attachments")),
         flagged=bool(item.get("flags")),
+        follow_up=item.get("kind") == "follow_up",
+        meeting_invite=meeting_invite,
     )

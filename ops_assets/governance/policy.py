@@ -36,6 +36,8 @@ class Conditions(_Strict):
     amount_above: float | None = None
     attachments: bool | None = None
     flagged: bool | None = None
+    follow_up: bool | None = None
+    meeting_invite: bool | None = None
 
 
 class Rule(_Strict):
@@ -80,6 +82,8 @@ class Facts:
     amount: float | None
     attachments: bool
     flagged: bool
+    follow_up: bool = False
+    meeting_invite: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ def _matches(when: Conditions, facts: Facts) -> bool:
         when.amount_above is None or (facts.amount or 0) > when.amount_above,
         when.attachments is None or facts.attachments == when.attachments,
         when.flagged is None or facts.flagged == when.flagged,
+        when.follow_up is None or facts.follow_up == when.follow_up,
+        when.meeting_invite is None or facts.meeting_invite == when.meeting_invite,
     ]
     return all(checks)
 

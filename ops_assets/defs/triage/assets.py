@@ -62,7 +62,12 @@ def triage(
 ) -> dg.MaterializeResult:
     """Category, summary, fields and route for every item of the batch."""
     config, st, batch = settings.config(), store.get(), context.partition_key
-    items = [i for i in st.items(batch=batch) if i["state"] not in NOT_FOR_AGENTS]
+    # Follow-ups are triaged by code when they are made (ops_assets/follow_ups.py).
+    items = [
+        i
+        for i in st.items(batch=batch)
+        if i["state"] not in NOT_FOR_AGENTS and i["kind"] != "follow_up"
+    ]
     release_retryable(st, items, actor="triage")
     _flag_risky_requests(st, items)
     failures: Counter[str] = Counter()

@@ -1,0 +1,63 @@
+"""The follow-up schedule: an unanswered reply gets a drafted nudge that goes through review
+and the approval gate; an answered one does not; none is made twice."""
+
+import datetime as dt
+
+import dagster as dg
+from support import batch_assets, outcome_assets, permissive_policy
+
+from ops_assets.follow_ups import KIND, follow_up_id
+from sensors.follow_ups import follow_up_schedule
+
+PRIYA = "priya@harbourbakery.example"
+
+
+def _evaluate(bench, days_later: float):
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(days=days_later)
+    from ops_assets.definitions import defs
+
+    with dg.build_schedule_context(
+        instance=bench.instance,
+        resources=bench.resources,
+        scheduled_execution_time=when,
+        repository_def=defs.get_repository_def(),
+    ) as context:
+        return follow_up_schedule.evaluate_tick(context)
+
+
+def test_unanswered_replies_get_one_reviewed_follow_up_held_for_the_owner(
+    bench, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("OPSBENCH_POLICY", str(permissive_policy(tmp_path / "p.yaml")))
+    key = bench.intake()
+    bench.materialize(batch_assets(), key)
+    bench.materialize(outcome_assets())
+    delivered = {i["id"]: i for i in bench.store.items(states=["delivered"])}
+    assert len(delivered) >= 2
+
+    assert not _evaluate(bench, days_later=1).run_requests  # too early
+
+    # Priya wrote again after our reply: she gets no nudge.
+    answer = tmp_path / "answer.json"
+    answer.write_text(
+        f'{{"from": "{PRIYA}", "subject": "Thanks", "body": "All good now, thank you!"}}'
+    )
+    bench.intake([answer])
+    (request,) = _evaluate(bench, days_later=4).run_requests
+    made = bench.store.items(batch=request.partition_key)
+    waiting = {i["id"] for i in delivered.values() if i["sender"] != PRIYA}
+    assert {i["source"].split(":", 1)[1] for i in made} == waiting
+    assert all(i["kind"] == KIND and i["state"] == "triaged" for i in made)
+
+    monkeypatch.delenv("OPSBENCH_POLICY")  # the sample policy: follow-ups wait for the owner
+    bench.materialize(batch_assets(), request.partition_key)
+    for item in bench.store.items(batch=request.partition_key):
+        assert (item["state"], item["reason_code"]) == ("awaiting_approval", "follow_up")
+        assert bench.store.get_output(item["id"], "review")["valid"]
+        original = delivered[item["source"].split(":", 1)[1]]
+        (reply,) = bench.store.deliveries_for(original["id"])
+        assert item["message_id"].startswith(f"<{reply['id']}@")  # threads under our reply
+
+    # No second follow-up for the same reply, and none for a follow-up.
+    assert not _evaluate(bench, days_later=10).run_requests
+    assert all(bench.store.get_item(follow_up_id(i)) is not None for i in waiting)
