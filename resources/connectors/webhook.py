@@ -45,6 +45,7 @@ class WebhookConnector:
                 ) as response:
                     return Receipt(self.name, idempotency_key, f"HTTP {response.status}")
             except urllib.error.HTTPError as exc:
+                exc.close()  # the error is also the response: release its socket
                 if exc.code < 500:
                     raise ConnectorError(
                         f"webhook refused: HTTP {exc.code}", permanent=True
@@ -65,6 +66,7 @@ class WebhookConnector:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 return True, f"webhook answers HTTP {response.status}"
         except urllib.error.HTTPError as exc:
+            exc.close()
             # Any HTTP answer below 500 means the receiver is up (many refuse HEAD).
             return exc.code < 500, f"webhook answers HTTP {exc.code}"
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
