@@ -459,6 +459,8 @@ def cmd_approvals(args: argparse.Namespace) -> int:
         for r in records:
             print(f"{r['id']}  {r['rule']:<24} to {r['to']}  {r['subject']}")
             print("    " + (r["draft"] or "").replace("\n", "\n    "))
+            if r["invite_slots"]:
+                print("    proposes: " + ", ".join(r["invite_slots"]))
     return EXIT_OK
 
 

@@ -125,6 +125,34 @@ class Connectors(_Strict):
     """An approved reply not confirmed this long after its intent goes to the owner."""
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WORKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+
+
+class Availability(_Strict):
+    """When the owner takes meetings: invites propose the first free slots in these hours."""
+
+    timezone: str = "UTC"
+    days: list[Weekday] = Field(default_factory=lambda: list(WORKDAYS))
+    start: str = Field(default="09:00", pattern=r"^\d{2}:\d{2}$")
+    end: str = Field(default="17:00", pattern=r"^\d{2}:\d{2}$")
+    slot_minutes: int = Field(default=30, ge=10, le=240)
+    slots_offered: int = Field(default=3, ge=1, le=10)
+    lead_hours: float = Field(default=24.0, ge=0)
+    """No slot sooner than this after the reply is reviewed."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone: {value!r}") from exc
+        return value
+
+
 class FollowUps(_Strict):
     """A nudge for replies that got no answer (drafted, reviewed and approved like any reply)."""
 
@@ -147,6 +175,7 @@ class Config(_Strict):
     quality: Quality = Quality()
     connectors: Connectors = Connectors()
     follow_ups: FollowUps = FollowUps()
+    availability: Availability = Availability()
     policy_file: str | None = None
     """The governance policy (rules, budgets, scopes); None = OPSBENCH_POLICY or the sample."""
 

@@ -21,11 +21,12 @@ def drop(folder: Path, files: list[Path], *, age_s: float = 60.0) -> None:
         os.utime(target, (old, old))
 
 
-# Every secret the project reads from the environment (SMTP and webhook secrets join this
-# list when those connectors arrive).
+# Every secret the project reads from the environment.
 CANARIES = {
     "OPSBENCH_API_KEY": "sk-canary-opsbench-" + "a" * 24,
     "OPENAI_API_KEY": "sk-canary-openai-" + "b" * 24,
+    "OPSBENCH_SMTP_PASSWORD": "canary-smtp-" + "c" * 24,
+    "OPSBENCH_WEBHOOK_SECRET": "canary-webhook-" + "d" * 24,
 }
 
 
@@ -102,6 +103,7 @@ class HookServer:
         self.requests: Counter[str] = Counter()
         self.effects: Counter[str] = Counter()
         self.bodies: list[bytes] = []
+        self.authorizations: set[str] = set()
         hook = self
         lock = threading.Lock()
 
@@ -112,6 +114,7 @@ class HookServer:
 
             def do_POST(self) -> None:
                 key = self.headers.get("Idempotency-Key", "")
+                hook.authorizations.add(self.headers.get("Authorization", ""))
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with lock:
                     hook.requests[key] += 1

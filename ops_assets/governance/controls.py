@@ -59,6 +59,9 @@ def awaiting(store: Store) -> list[dict[str, Any]]:
                 "flags": item["flags"] or [],
                 "to": (draft or {}).get("output", {}).get("to") if draft else None,
                 "draft": (draft or {}).get("output", {}).get("body") if draft else None,
+                "invite_slots": (((draft or {}).get("output") or {}).get("invite") or {}).get(
+                    "slots", []
+                ),
             }
         )
     return records

@@ -34,7 +34,14 @@ def gate(
     """The operator's policy decides, from facts code computed, per reviewed item."""
     for item, output in passed:
         current = st.get_item(item["id"]) or item
-        facts = facts_for(st, policy, current, output["to"], output["body"])
+        facts = facts_for(
+            st,
+            policy,
+            current,
+            output["to"],
+            output["body"],
+            meeting_invite=bool(output.get("invite")),
+        )
         decision = decide(policy, SEND_REPLY, facts)
         detail = {
             "policy": decision.policy_version,

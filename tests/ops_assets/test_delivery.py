@@ -5,7 +5,15 @@ import json
 from pathlib import Path
 
 import pytest
-from support import HookServer, SmtpSink, batch_assets, permissive_policy, write_config
+from support import (
+    CANARIES,
+    HookServer,
+    SmtpSink,
+    assert_no_canary,
+    batch_assets,
+    permissive_policy,
+    write_config,
+)
 
 from ops_assets.defs.delivery.assets import HEALTH_CHECK, delivery
 from ops_assets.observability.alerts import read_alerts
@@ -82,7 +90,11 @@ def test_sandbox_mode_sends_nothing_outward(bench, approved, tmp_path) -> None:
     assert all(d["receipt"].startswith("sandbox:") for d in bench.store.all_deliveries())
 
 
-def test_replies_go_by_smtp_and_outcomes_to_the_webhook_once(bench, approved, tmp_path) -> None:
+def test_replies_go_by_smtp_and_outcomes_to_the_webhook_once(
+    bench, approved, tmp_path, monkeypatch
+) -> None:
+    secret = CANARIES["OPSBENCH_WEBHOOK_SECRET"]
+    monkeypatch.setenv("OPSBENCH_WEBHOOK_SECRET", secret)
     with SmtpSink() as sink, HookServer() as hook:
         config = write_config(
             tmp_path / "c.yaml",
@@ -95,10 +107,12 @@ def test_replies_go_by_smtp_and_outcomes_to_the_webhook_once(bench, approved, tm
         assert len(sink.messages) == len(ready) and set(sink.message_ids().values()) == {1}
         assert sum(hook.effects.values()) == sum(hook.requests.values()) == len(ready)
         events = [json.loads(b) for b in hook.bodies]
+        assert hook.authorizations == {f"Bearer {secret}"}
     assert {e["item_id"] for e in events} == {i["id"] for i in ready}
     assert all(
         set(e) == {"event", "item_id", "category", "batch", "at", "delivery_id"} for e in events
     )
+    assert_no_canary(bench.home.root)  # read at send time, never written
 
 
 def test_an_unhealthy_connector_sends_nothing_and_a_timeout_hands_over(

@@ -188,7 +188,9 @@ def _deliver_item(
         destination=body["to"],
         purpose=PURPOSE,
         content_hash=hashlib.sha256(body["body"].encode()).hexdigest(),
-        payload=lambda key: _dated(compose_reply(item, body["body"], identity, delivery_id=key)),
+        payload=lambda key: _dated(
+            compose_reply(item, body["body"], identity, delivery_id=key, invite=body.get("invite"))
+        ),
         per_minute=per_minute,
     )
     moves = {

@@ -1,6 +1,7 @@
 """Turn a validated draft into the outgoing message. Recipients and threading are decided here,
 by code, from structured fields — never from the model's text."""
 
+import datetime as dt
 import email.policy
 import email.utils
 import re
@@ -8,6 +9,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from ops_assets.config import Identity
+from ops_assets.scheduling import invite_ics, slots_sentence
 
 
 def reply_recipient(item: dict[str, Any]) -> str:
@@ -49,7 +51,12 @@ def reply_subject(subject: str | None) -> str:
 
 
 def compose_reply(
-    item: dict[str, Any], body: str, identity: Identity, *, delivery_id: str
+    item: dict[str, Any],
+    body: str,
+    identity: Identity,
+    *,
+    delivery_id: str,
+    invite: dict[str, Any] | None = None,
 ) -> bytes:
     message = EmailMessage(policy=email.policy.SMTP)
     domain = identity.reply_from.rsplit("@", 1)[-1]
@@ -63,5 +70,25 @@ def compose_reply(
         references = [*(item.get("references") or []), item["message_id"]]
         message["References"] = " ".join(references[-10:])
     message["X-Opsbench-Item"] = item["id"]
-    message.set_content(f"{body.strip()}\n\n{identity.signature.strip()}\n")
+    text = body.strip()
+    if invite:
+        slots = [dt.datetime.fromisoformat(s) for s in invite["slots"]]
+        text += "\n\n" + slots_sentence(slots)
+    message.set_content(f"{text}\n\n{identity.signature.strip()}\n")
+    if invite:
+        ics = invite_ics(
+            slots,
+            uid=delivery_id,
+            organizer=identity.reply_from,
+            attendee=reply_recipient(item),
+            summary=f"Call with {identity.owner_name} ({identity.business_name})",
+            minutes=invite["minutes"],
+        )
+        message.add_attachment(
+            ics,
+            maintype="text",
+            subtype="calendar",
+            filename="invite.ics",
+            params={"method": "PUBLISH"},
+        )
     return message.as_bytes()

@@ -1,12 +1,14 @@
 """The review asset: a verifier scores each checked draft; "revise" sends it back for repair
 with the reviewer's feedback, at most quality.max_revisions times; then the approval gate."""
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 
+from ops_assets import scheduling
 from ops_assets.agent_run import (
     RETRYABLE,
     batch_failure_rate,
@@ -51,6 +53,8 @@ class Case:
     feedback: str = ""
     review: dict[str, Any] | None = None
     results: list[CallResult] = field(default_factory=list)
+    invite: dict[str, Any] | None = None
+    """Proposed meeting slots, when the mail asks to meet."""
     outcome: str | None = None
     """None while open; then "pass", or the reason code it rests with."""
     error: CallResult | None = None
@@ -110,7 +114,10 @@ def review(
     on_budget = settings.policy().budgets.on_exhausted
     failures: Counter[str] = Counter()
     passed: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    offered = scheduling.offered_slots(st)  # grows as this run proposes slots
     for case in cases:
+        if case.outcome == "pass" and case.error is None:
+            _with_invite(case, config, offered)
         _keep(st, case, batch, context.run.run_id)
         if case.error is not None:
             failures[case.error.error_code or "error"] += 1
@@ -124,7 +131,7 @@ def review(
             )
         elif case.outcome == "pass":
             st.transition(case.item["id"], "reviewed", actor="review", expect=("drafted",))
-            passed.append((case.item, _sendable(case)))
+            passed.append((case.item, {**_sendable(case), "invite": case.invite}))
         else:
             assert case.outcome is not None
             failures[case.outcome] += 1
@@ -350,6 +357,20 @@ def _sendable(case: Case) -> dict[str, Any]:
     return {"to": draft["to"], "subject": draft["subject"], "body": case.body}
 
 
+def _with_invite(case: Case, config: Any, offered: set[str]) -> None:
+    """A mail that asks to meet: the reply proposes the owner's first free slots (fixed now,
+    so the owner approves exactly the times that go out)."""
+    if case.review is None or not scheduling.asks_to_meet(case.item):
+        return
+    slots = scheduling.propose_slots(config.availability, dt.datetime.now(dt.UTC), offered)
+    offered.update(s.isoformat() for s in slots)
+    if slots:
+        case.invite = {
+            "slots": [s.isoformat() for s in slots],
+            "minutes": config.availability.slot_minutes,
+        }
+
+
 def _keep(st: Store, case: Case, batch: str, run_id: str) -> None:
     """One review row per item: the verdict and the final draft, with every call's cost."""
     if case.review is None and case.error is not None:
@@ -360,6 +381,7 @@ def _keep(st: Store, case: Case, batch: str, run_id: str) -> None:
         output = {
             **case.review,
             **_sendable(case),
+            "invite": case.invite,
             "revisions": case.revisions,
             "draft_hash": case.draft_row["output_hash"],
         }
