@@ -429,6 +429,34 @@ def cmd_crm(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    home, store = _setup(args)
+    from ops_assets.privacy import export
+
+    _out(export(home, store, args.contact), True)
+    return EXIT_OK
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    home, store = _setup(args)
+    from ops_assets.privacy import erase
+
+    report = erase(home, store, args.contact)
+    _out(
+        report
+        if args.json
+        else (
+            f"erased {report['items']} item(s), {report['memory_rows']} memory row(s), "
+            f"{report['files']} file(s); store rows: {report['store_rows']}"
+        ),
+        args.json,
+    )
+    if report["still_found"]:
+        _err(f"still found in: {', '.join(report['still_found'])}")
+        return EXIT_FAIL
+    return EXIT_OK
+
+
 def cmd_kill(args: argparse.Namespace) -> int:
     _, store = _setup(args)
     from ops_assets.governance.controls import kill
@@ -554,6 +582,16 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("item")
     common(audit)
     audit.set_defaults(func=cmd_audit)
+
+    export = sub.add_parser("export", help="everything known about a contact, as JSON")
+    export.add_argument("--contact", required=True, help="the contact's email address")
+    common(export, json_flag=False)
+    export.set_defaults(func=cmd_export)
+
+    erase = sub.add_parser("erase", help="remove a contact from memory, store and files")
+    erase.add_argument("--contact", required=True, help="the contact's email address")
+    common(erase)
+    erase.set_defaults(func=cmd_erase)
 
     crm = sub.add_parser("crm", help="contacts and deals the CRM executor keeps")
     common(crm)

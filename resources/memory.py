@@ -57,6 +57,32 @@ class EpisodicMemory:
         table = self._table(self._db())
         return [] if table is None else list(table.to_arrow().to_pylist())
 
+    def forget(self, *, contact: str, item_ids: list[str]) -> int:
+        """Delete a contact's rows, then every older table version that still holds them, and
+        rebuild the text index: afterwards no file under the table has them."""
+        import datetime as dt
+        import warnings
+
+        from lancedb.index import FTS
+
+        table = self._table(self._db())
+        if table is None:
+            return 0
+        before = table.count_rows()
+        quoted = ", ".join("'" + i.replace("'", "''") + "'" for i in item_ids) or "''"
+        address = contact.lower().replace("'", "''")
+        table.delete(f"lower(contact) = '{address}' OR item_id IN ({quoted})")
+        removed = before - table.count_rows()
+        with warnings.catch_warnings():
+            # Dropping every older version is the point of an erase (LanceDB warns that a
+            # concurrent reader of an old version would fail; erase is an operator action).
+            warnings.filterwarnings("ignore", message=r"optimize\(cleanup_older_than=0\)")
+            table.optimize(cleanup_older_than=dt.timedelta(seconds=0), delete_unverified=True)
+            if table.count_rows():
+                table.create_index("text", config=FTS(), replace=True)
+            table.optimize(cleanup_older_than=dt.timedelta(seconds=0), delete_unverified=True)
+        return removed
+
 
 class MemoryResource(dg.ConfigurableResource):
     """Episodic memory under `<home>/memory`."""

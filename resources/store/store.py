@@ -436,6 +436,61 @@ class Store:
     def deals(self) -> list[Row]:
         return self._all(t.deals.select().order_by(t.deals.c.created_at))
 
+    # ---------------------------------------------------------------- privacy
+    def items_of_contact(self, email: str) -> list[Row]:
+        """Every item from, replying to, or answered at this address (case-insensitive)."""
+        wi, d = t.work_items, t.deliveries
+        address = email.lower()
+        answered = sa.select(d.c.item_id).where(sa.func.lower(d.c.destination) == address)
+        return self._all(
+            wi.select()
+            .where(
+                sa.or_(
+                    sa.func.lower(wi.c.sender) == address,
+                    sa.func.lower(wi.c.reply_to) == address,
+                    wi.c.id.in_(answered),
+                )
+            )
+            .order_by(wi.c.created_at)
+        )
+
+    def erase_items(self, item_ids: list[str], email: str) -> dict[str, int]:
+        """Delete everything the store holds about these items and this contact, except the
+        append-only audit log (which holds ids and codes, never text), then compact the file
+        so the deleted pages are gone from disk too."""
+        address = email.lower()
+        counts: dict[str, int] = {}
+        with self.tx() as conn:
+            for name, table, condition in (
+                ("call_uses", t.call_uses, t.call_uses.c.item_id.in_(item_ids)),
+                # The ledger's prompts and answers quote the mail: the paid call goes (its
+                # spend stays counted in budget_reservations, which holds no text).
+                ("model_calls", t.model_calls, t.model_calls.c.item_id.in_(item_ids)),
+                ("agent_outputs", t.agent_outputs, t.agent_outputs.c.item_id.in_(item_ids)),
+                ("failures", t.failures, t.failures.c.item_id.in_(item_ids)),
+                ("approvals", t.approvals, t.approvals.c.item_id.in_(item_ids)),
+                ("deliveries", t.deliveries, t.deliveries.c.item_id.in_(item_ids)),
+                ("deals", t.deals, sa.func.lower(t.deals.c.contact_email) == address),
+                ("contacts", t.contacts, sa.func.lower(t.contacts.c.email) == address),
+                ("work_items", t.work_items, t.work_items.c.id.in_(item_ids)),
+            ):
+                counts[name] = conn.execute(table.delete().where(condition)).rowcount
+            # What was erased, never what it said: counts only, no address, no text.
+            self._audit(conn, None, "privacy", "erased", {"items": len(item_ids), **counts})
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database:
+            import sqlite3
+
+            # Outside SQLAlchemy: its connections always open a transaction, VACUUM cannot run
+            # inside one.
+            self.engine.dispose()
+            raw = sqlite3.connect(self.engine.url.database, isolation_level=None)
+            try:
+                raw.execute("VACUUM")
+                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
+        return counts
+
     # ---------------------------------------------------------------- failures dataset
     def record_failure(
         self,

@@ -203,3 +203,16 @@ def test_reprocess_headless_reports_a_free_unchanged_rerun(tmp_path) -> None:
     assert summary["changed"] == 0 and summary["outputs"] > 0
     bad = opsbench("reprocess", "--agent", "triage", "--batch", "nope", "--home", str(home))
     assert bad.returncode == 1 and "no such batch" in bad.stderr
+
+
+def test_export_and_erase_a_contact(tmp_path) -> None:
+    home = tmp_path / "h"
+    opsbench("demo", "--inbox", str(SAMPLES), "--home", str(home), "--llm", "scripted")
+    contact = "priya@harbourbakery.example"
+    known = json.loads(opsbench("export", "--contact", contact, "--home", str(home)).stdout)
+    assert len(known["items"]) == 1 and known["memory"]
+    erased = opsbench("erase", "--contact", contact, "--home", str(home), "--json")
+    assert erased.returncode == 0, erased.stderr
+    assert json.loads(erased.stdout)["still_found"] == []
+    again = json.loads(opsbench("export", "--contact", contact, "--home", str(home)).stdout)
+    assert again["items"] == [] and again["memory"] == []
