@@ -604,7 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
     reprocess = sub.add_parser(
         "reprocess", help="re-run an agent over past batches as a backfill, then diff outputs"
     )
-    reprocess.add_argument("--agent", required=True, help="triage | reply_draft | review")
+    reprocess.add_argument("--agent", required=True, help="triage | reply_draft")
     chosen = reprocess.add_mutually_exclusive_group()
     chosen.add_argument("--since", help="batches created on or after this ISO date")
     chosen.add_argument("--batch", action="append", help="a batch key (repeatable)")

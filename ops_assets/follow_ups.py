@@ -33,7 +33,9 @@ def due(store: Store, now: dt.datetime, after_days: float) -> list[tuple[dict[st
         sent = [
             d["updated_at"]
             for d in store.deliveries_for(item["id"])
-            if d["purpose"] == "reply" and d["state"] == "confirmed"
+            if d["purpose"] == "reply"
+            and d["state"] == "confirmed"
+            and not d["connector"].startswith("sandbox-")  # captured, never sent
         ]
         if not sent or max(sent) > cutoff:
             continue
@@ -47,13 +49,18 @@ def due(store: Store, now: dt.datetime, after_days: float) -> list[tuple[dict[st
     return found
 
 
-def register(store: Store, item: dict[str, Any], sent_at: str, *, batch: str, run_id: str) -> str:
+def register(
+    store: Store, item: dict[str, Any], sent_at: str, *, batch: str, run_id: str, domain: str
+) -> str:
     """The follow-up as a work item already triaged (by code: nothing to classify), threaded
     under our reply, with the triage row the drafter reads."""
     fid = follow_up_id(item["id"])
-    reply = next(d for d in store.deliveries_for(item["id"]) if d["purpose"] == "reply")
+    reply = next(
+        d
+        for d in store.deliveries_for(item["id"])
+        if d["purpose"] == "reply" and d["state"] == "confirmed"
+    )
     triage = valid_output(store, item["id"], "triage") or {}
-    domain = (reply["destination"].rsplit("@", 1)[-1]) if reply["destination"] else "local"
     store.register(
         {
             "id": fid,
@@ -64,7 +71,8 @@ def register(store: Store, item: dict[str, Any], sent_at: str, *, batch: str, ru
             "reply_to": item["reply_to"],
             "subject": item["subject"],
             "body": item["body"],
-            "message_id": f"<{reply['id']}@{domain}>",  # our reply: the nudge threads under it
+            # Our reply's Message-ID (the composer's: key @ our domain): the nudge threads under it.
+            "message_id": f"<{reply['id']}@{domain}>",
             "references": [
                 *(item["references"] or []),
                 *([item["message_id"]] if item["message_id"] else []),

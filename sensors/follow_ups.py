@@ -8,10 +8,8 @@ import dagster as dg
 
 from ops_assets import follow_ups
 from ops_assets.defs.jobs import BATCH_JOB
-from ops_assets.partitions import BATCHES
 from resources.settings import SettingsResource
 from resources.store.resource import StoreResource
-from sensors.recovery import ATTEMPT_TAG, BATCH_TAG
 
 
 @dg.schedule(
@@ -22,7 +20,9 @@ from sensors.recovery import ATTEMPT_TAG, BATCH_TAG
 )
 def follow_up_schedule(
     context: dg.ScheduleEvaluationContext, settings: SettingsResource, store: StoreResource
-) -> dg.RunRequest | dg.SkipReason:
+) -> dg.SkipReason:
+    """Registers the follow-ups as a batch; the inbox sensor launches its run like any batch's
+    (one launcher per batch, so a batch never runs twice at once)."""
     config, st = settings.config().follow_ups, store.get()
     if not config.enabled:
         return dg.SkipReason("follow-ups are off in the config")
@@ -34,16 +34,9 @@ def follow_up_schedule(
         return dg.SkipReason("no reply is waiting for an answer")
     key = f"followup-{now.strftime('%Y%m%dT%H%M%S')}"
     st.create_batch(key, "follow_up_schedule", len(due))
+    domain = settings.config().identity.reply_from.rsplit("@", 1)[-1]
     for item, sent_at in due:
-        follow_ups.register(st, item, sent_at, batch=key, run_id="follow_up_schedule")
-    context.instance.add_dynamic_partitions(BATCHES, [key])
-    return dg.RunRequest(
-        run_key=key,
-        partition_key=key,
-        tags={
-            BATCH_TAG: key,
-            ATTEMPT_TAG: "0",
-            "opsbench/trigger": "follow_up_schedule",
-            "opsbench/reason": f"{len(due)} unanswered",
-        },
-    )
+        follow_ups.register(
+            st, item, sent_at, batch=key, run_id="follow_up_schedule", domain=domain
+        )
+    return dg.SkipReason(f"{len(due)} follow-up(s) in batch {key}; the inbox sensor runs it")

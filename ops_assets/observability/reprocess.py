@@ -22,6 +22,8 @@ from ops_assets.home import Home
 from resources.store import Store, now_iso
 
 BATCH_ASSETS = ("triage", "reply_draft", "review")
+# The reviewer only looks at new drafts: reprocessing drafts re-runs it for those that change.
+AGENTS = ("triage", "reply_draft")
 TAG = "opsbench/reprocess"
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
@@ -44,8 +46,8 @@ class Reprocess:
 
 
 def plan(store: Store, agent: str, *, batches: list[str], since: str | None) -> Reprocess:
-    if agent not in BATCH_ASSETS:
-        raise ReprocessError(f"reprocess works on {', '.join(BATCH_ASSETS)}, not {agent!r}")
+    if agent not in AGENTS:
+        raise ReprocessError(f"reprocess works on {', '.join(AGENTS)}, not {agent!r}")
     known = store.batch_keys()
     chosen = batches or store.batch_keys(since=since)
     unknown = sorted(set(chosen) - set(known))
@@ -88,6 +90,7 @@ def run_in_process(job: Reprocess, home: Home) -> None:
     from ops_assets.headless import QUIET
 
     batch_job = defs.resolve_job_def(BATCH_JOB)
+    failed = False
     with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
         for batch in job.batches:
             result = batch_job.execute_in_process(
@@ -99,7 +102,8 @@ def run_in_process(job: Reprocess, home: Home) -> None:
                 run_config=QUIET,
             )
             job.runs.append(result.run_id)
-    job.status = "COMPLETED"
+            failed = failed or not result.success
+    job.status = "COMPLETED_FAILED" if failed else "COMPLETED"
 
 
 def run_backfill(job: Reprocess, ui_url: str, *, timeout_s: float) -> None:
@@ -201,7 +205,7 @@ def summarize(job: Reprocess, store: Store, home: Home) -> dict[str, Any]:
     folder = home.reports / "reprocess" / job.reprocess_id
     folder.mkdir(parents=True, exist_ok=True)
     table.to_parquet(folder / "diff.parquet", index=False)
-    spent = store.call_totals(since=job.started_at)
+    spent = store.call_totals_for_runs(job.runs)  # this reprocess's runs, nobody else's
     summary = {
         "reprocess_id": job.reprocess_id,
         "agent": job.agent,

@@ -67,7 +67,8 @@ class Sandbox:
     sandbox = True
 
     def __init__(self, real: Connector, folder: Path, suffix: str) -> None:
-        self.name, self.version = real.name, real.version
+        # Its own name in the ledger: a send captured here is not a send through `real`.
+        self.name, self.version = f"sandbox-{real.name}", real.version
         self.folder, self.suffix = folder, suffix
 
     def _path(self, key: str) -> Path:

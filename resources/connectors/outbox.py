@@ -8,7 +8,7 @@ receipt was never recorded.
 import hashlib
 from pathlib import Path
 
-from resources.connectors.base import Receipt, atomic_write
+from resources.connectors.base import ConnectorError, Receipt, atomic_write
 
 
 class FileOutbox:
@@ -31,7 +31,10 @@ class FileOutbox:
         return Receipt(self.name, idempotency_key, f"{path.name}#{digest}")
 
     def send(self, payload: bytes, idempotency_key: str) -> Receipt:
-        atomic_write(self.path_for(idempotency_key), payload)
+        try:
+            atomic_write(self.path_for(idempotency_key), payload)
+        except OSError as exc:  # disk full, permissions: nothing was written
+            raise ConnectorError(f"outbox not writable: {exc}", permanent=False) from exc
         receipt = self.lookup(idempotency_key)
         assert receipt is not None
         return receipt

@@ -55,13 +55,15 @@ class SmtpConnector:
             raise ConnectorError("the message has no recipient", permanent=True)
         if idempotency_key not in str(message["Message-ID"] or ""):
             raise ConnectorError("the Message-ID must carry the idempotency key", permanent=True)
+        if not all(a.isascii() for a in (sender, *recipients)):
+            # Plain SMTP cannot carry them (SMTPUTF8 is not negotiated): refused before sending.
+            raise ConnectorError("an address is not ASCII", permanent=True)
         try:
             client = self._connect()
         except (OSError, smtplib.SMTPException) as exc:
             raise ConnectorError(f"SMTP unreachable: {exc}"[:300], permanent=False) from exc
         try:
-            with client:
-                refused = client.sendmail(sender, recipients, payload)
+            refused = client.sendmail(sender, recipients, payload)
         except smtplib.SMTPRecipientsRefused as exc:
             raise ConnectorError(
                 f"recipient refused: {list(exc.recipients)}", permanent=True
@@ -76,6 +78,12 @@ class SmtpConnector:
             raise ConnectorError(
                 f"SMTP connection lost: {exc}"[:300], permanent=False, maybe_sent=True
             ) from exc
+        finally:
+            # The server's answer to QUIT says nothing about a message it already took.
+            try:
+                client.quit()
+            except (OSError, smtplib.SMTPException):
+                client.close()
         if refused:
             raise ConnectorError(f"recipients refused: {sorted(refused)}", permanent=True)
         return Receipt(self.name, idempotency_key, f"smtp://{self.host}:{self.port} accepted")

@@ -10,6 +10,16 @@ import urllib.request
 from resources.connectors.base import ConnectorError, Receipt
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """urllib turns a redirected POST into a body-less GET: a redirect is a refusal here."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 class WebhookConnector:
     name = "webhook"
     version = "1"
@@ -40,7 +50,7 @@ class WebhookConnector:
             if attempt:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
             try:
-                with urllib.request.urlopen(
+                with _OPENER.open(
                     self._request(payload, idempotency_key), timeout=self.timeout_s
                 ) as response:
                     return Receipt(self.name, idempotency_key, f"HTTP {response.status}")
@@ -63,7 +73,7 @@ class WebhookConnector:
     def health(self) -> tuple[bool, str]:
         request = urllib.request.Request(self.url, method="HEAD")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            with _OPENER.open(request, timeout=self.timeout_s) as response:
                 return True, f"webhook answers HTTP {response.status}"
         except urllib.error.HTTPError as exc:
             exc.close()

@@ -723,6 +723,22 @@ class Store:
         )
         return calls, self._all(t.call_uses.select().order_by(t.call_uses.c.id))
 
+    def call_totals_for_runs(self, run_ids: Sequence[str]) -> Row:
+        """Paid calls and cache hits of some runs (from the uses each run recorded)."""
+        cu, mc = t.call_uses, t.model_calls
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(cu.c.cached, mc.c.cost_usd)
+                .join(mc, mc.c.request_hash == cu.c.request_hash, isouter=True)
+                .where(cu.c.run_id.in_(list(run_ids)))
+            ).all()
+        paid = [r for r in rows if not r.cached]
+        return {
+            "model_calls": len(paid),
+            "cache_hits": len(rows) - len(paid),
+            "cost_usd": float(sum(r.cost_usd or 0.0 for r in paid)),
+        }
+
     def call_totals(self, since: str | None = None) -> Row:
         """Paid calls, their tokens and cost, and cache hits (optionally since a timestamp)."""
         mc, cu = t.model_calls, t.call_uses
@@ -809,7 +825,9 @@ class Store:
             result = conn.execute(
                 d.update()
                 .where(d.c.id == delivery_id, d.c.attempts == seen_attempts)
-                .values(attempts=seen_attempts + 1, updated_at=now_iso())
+                # "attempting" until the send's outcome is recorded: a crash leaves it there,
+                # and the next drain asks instead of sending again.
+                .values(attempts=seen_attempts + 1, state="attempting", updated_at=now_iso())
             )
             if result.rowcount != 1:
                 return False

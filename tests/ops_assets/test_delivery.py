@@ -158,3 +158,70 @@ def test_a_webhook_4xx_fails_without_retry_and_escalates(bench, approved, tmp_pa
     assert len(bench.store.items(states=["delivered"])) == len(ready)  # replies unaffected
     alerts = read_alerts(bench.home)
     assert [(a["kind"], a["connector"]) for a in alerts] == [("delivery_failed", "webhook")] * 2
+
+
+def test_a_crash_after_a_retried_smtp_send_is_not_sent_again(bench, approved, tmp_path) -> None:
+    """Transient failure (retry), then a send whose receipt is never recorded: the next drain
+    must not send it a third time."""
+    from ops_assets.defs.delivery import ledger
+    from resources.connectors.base import ConnectorError
+    from resources.connectors.smtp import SmtpConnector
+
+    with SmtpSink() as sink:
+        config = write_config(tmp_path / "c.yaml", smtp={"enabled": True, "port": sink.port})
+        (item,) = approved(config, count=1)
+        smtp = SmtpConnector("127.0.0.1", sink.port, timeout_s=5)
+
+        class Down:
+            name, version, can_dedupe, sandbox = "smtp", "1", False, False
+
+            def send(self, payload, key):
+                raise ConnectorError("unreachable", permanent=False)
+
+        def deliver(connector):
+            return ledger.deliver(
+                bench.store,
+                connector,
+                item_id=item["id"],
+                destination="x@example.com",
+                purpose="reply",
+                content_hash="h",
+                payload=lambda key: (
+                    f"To: x@example.com\r\nMessage-ID: <{key}@a.b>\r\n\r\nhi".encode()
+                ),
+                per_minute=None,
+            )
+
+        assert deliver(Down())[0] == ledger.RETRY
+        real_mark = bench.store.delivery_mark
+        bench.store.delivery_mark = lambda *a, **k: (_ for _ in ()).throw(SystemExit("crash"))
+        with pytest.raises(SystemExit):
+            deliver(smtp)  # sent, then the process dies before recording it
+        bench.store.delivery_mark = real_mark
+        assert deliver(smtp)[0] == ledger.UNCONFIRMED
+        assert len(sink.messages) == 1
+
+
+def test_switching_to_the_sandbox_never_confirms_a_real_attempt(bench, approved, tmp_path) -> None:
+    from ops_assets.agent_run import final_draft
+    from ops_assets.defs.delivery import ledger
+
+    config = write_config(tmp_path / "c.yaml", smtp={"enabled": True, "port": free_port()})
+    (item,) = approved(config, count=1)
+    to = final_draft(bench.store, item["id"])["output"]["to"]
+    key = ledger.delivery_id(item["id"], to, "reply")
+    bench.store.delivery_intent(
+        {
+            "id": key,
+            "item_id": item["id"],
+            "destination": to,
+            "purpose": "reply",
+            "connector": "smtp",
+            "content_hash": "h",
+        }
+    )
+    assert bench.store.delivery_attempt(key, 0)  # a real SMTP attempt, outcome unknown
+    write_config(config, sandbox=True, smtp={"enabled": True, "port": free_port()})
+    bench.materialize([delivery])
+    held = bench.store.get_item(item["id"])
+    assert (held["state"], held["reason_code"]) == ("awaiting_human", "delivery_unconfirmed")

@@ -81,3 +81,57 @@ def test_the_outbox_writes_atomically_and_dedupes_by_name(tmp_path) -> None:
     again = outbox.send(MESSAGE, "dlv_1")
     assert first == again == outbox.lookup("dlv_1")
     assert [p.name for p in (tmp_path / "outbox").iterdir()] == ["dlv_1.eml"]
+
+
+def test_smtp_ignores_an_error_answer_to_quit_after_acceptance() -> None:
+    with SmtpSink() as sink:
+        original = sink._controller.handler
+
+        class GrumpyQuit(type(original)):  # type: ignore[misc]
+            async def handle_QUIT(self, server, session, envelope):
+                return "421 closing anyway"
+
+        sink._controller.handler = GrumpyQuit()
+        smtp = SmtpConnector("127.0.0.1", sink.port, timeout_s=5)
+        assert "accepted" in smtp.send(MESSAGE, "dlv_1").reference
+    assert len(sink.messages) == 1
+
+
+def test_smtp_refuses_an_address_it_cannot_carry_before_connecting() -> None:
+    smtp = SmtpConnector("127.0.0.1", free_port(), timeout_s=2)
+    with pytest.raises(ConnectorError, match="not ASCII") as refused:
+        smtp.send(MESSAGE.replace(b"sam@example.com", "josé@example.com".encode()), "dlv_1")
+    assert refused.value.permanent
+
+
+def test_a_webhook_redirect_is_a_refusal_not_a_delivery() -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    seen: list[str] = []
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(f"POST {self.path}")
+            self.send_response(302)
+            self.send_header("Location", "/elsewhere")
+            self.end_headers()
+
+        def do_GET(self) -> None:
+            seen.append(f"GET {self.path}")
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        webhook = WebhookConnector(f"http://127.0.0.1:{server.server_address[1]}/hook")
+        with pytest.raises(ConnectorError, match="302") as refused:
+            webhook.send(json_payload({}), "key-1")
+        assert refused.value.permanent and seen == ["POST /hook"]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -50,12 +50,13 @@ def sync(st: Store) -> tuple[int, int]:
             continue  # rules settled them (bounces, lists, spam): nobody to keep
         mails.sort(key=lambda i: i["received_at"] or i["created_at"])
         newest = max(known, key=lambda pair: pair[0]["received_at"] or pair[0]["created_at"])
+        answered = {i["id"] for i in mails if _replied(st, i["id"])}
         contact = {
             "email": sender,
             "name": newest[1]["customer_name"] or newest[0]["sender_name"] or None,
             "company": next((out["company"] for _, out in reversed(known) if out["company"]), None),
             "messages": len(mails),
-            "replies_sent": sum(1 for i in mails if i["state"] == "delivered"),
+            "replies_sent": len(answered),
             "last_category": newest[1]["category"],
             "first_seen": mails[0]["received_at"] or mails[0]["created_at"],
             "last_seen": mails[-1]["received_at"] or mails[-1]["created_at"],
@@ -70,7 +71,15 @@ def sync(st: Store) -> tuple[int, int]:
                 "source_item_id": item["id"],
                 "title": (item["subject"] or "")[:120],
                 "amount": out["amount"] or None,
-                "stage": "contacted" if item["state"] == "delivered" else "lead",
+                # From the ledger, not the item's state: a later correction never undoes a
+                # reply that went out.
+                "stage": "contacted" if item["id"] in answered else "lead",
             }
             deals_changed += st.upsert_deal(deal)
     return contacts_changed, deals_changed
+
+
+def _replied(st: Store, item_id: str) -> bool:
+    return any(
+        d["purpose"] == "reply" and d["state"] == "confirmed" for d in st.deliveries_for(item_id)
+    )

@@ -113,11 +113,10 @@ def hold_stale(st: Store, settings: SettingsResource, timeout_s: float) -> list[
     cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=timeout_s)).isoformat()
     held = []
     for item in st.ready_to_send():
-        # From the first intent when there is one: retries must not restart the clock.
-        intents = [
-            d["created_at"] for d in st.deliveries_for(item["id"]) if d["purpose"] == PURPOSE
-        ]
-        since = min([item["updated_at"], *intents])
+        # From its latest approval: retries and rate limits move the item but must not restart
+        # the clock, while an owner's new approval (after `opsbench retry`) does.
+        approved = [a["at"] for a in st.approvals_for(item["id"]) if a["decision"] == "approved"]
+        since = max(approved) if approved else item["updated_at"]
         if (
             item["state"] == "approved"
             and since < cutoff

@@ -62,13 +62,13 @@ def triage(
 ) -> dg.MaterializeResult:
     """Category, summary, fields and route for every item of the batch."""
     config, st, batch = settings.config(), store.get(), context.partition_key
-    # Follow-ups are triaged by code when they are made (ops_assets/follow_ups.py).
-    items = [
-        i
-        for i in st.items(batch=batch)
-        if i["state"] not in NOT_FOR_AGENTS and i["kind"] != "follow_up"
-    ]
+    items = [i for i in st.items(batch=batch) if i["state"] not in NOT_FOR_AGENTS]
     release_retryable(st, items, actor="triage")
+    # Follow-ups are triaged by code when they are made (ops_assets/follow_ups.py): released
+    # ones (after a deferral, `resume` or `retry`) go straight back to the drafter.
+    for item in [i for i in items if i["kind"] == "follow_up" and i["state"] == "received"]:
+        st.transition(item["id"], "triaged", actor="follow_ups", expect=("received",))
+    items = [i for i in items if i["kind"] != "follow_up"]
     _flag_risky_requests(st, items)
     failures: Counter[str] = Counter()
 
