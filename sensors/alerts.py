@@ -1,8 +1,9 @@
 """Alert sensors: a failed run and a failed asset check each leave an alert in the home.
 
 Both read finished runs from the instance (newest update after their cursor), so they work
-the same under the daemon and in the headless runner. The cursor is the update time of the
-last run seen plus the ids seen at that instant, so no run is reported twice or skipped.
+the same under the daemon and in the headless runner. The cursor holds the newest update
+seen and the runs already reported within a look-back window, so a run is neither skipped
+when its status lands late nor reported twice when its record changes again.
 """
 
 import datetime as dt
@@ -16,30 +17,34 @@ from ops_assets.observability.alerts import write_alert
 from resources.settings import SettingsResource
 
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]
+LOOKBACK = dt.timedelta(minutes=10)
 
 
 def _new_runs(
     context: dg.SensorEvaluationContext, statuses: list[dg.DagsterRunStatus]
 ) -> tuple[list[dg.RunRecord], str]:
-    state = json.loads(context.cursor) if context.cursor else {"after": None, "seen": []}
-    after = dt.datetime.fromisoformat(state["after"]) if state["after"] else None
+    """Finished runs not reported yet. It looks back LOOKBACK before the newest update it saw
+    (a run's status can be written after a later run's) and remembers the runs it reported
+    in that window (a run record updated again, e.g. tagged by the auto-retry daemon, is not
+    reported twice)."""
+    state = json.loads(context.cursor) if context.cursor else {}
+    after = dt.datetime.fromisoformat(state["after"]) if state.get("after") else None
+    alerted: dict[str, str] = dict(state.get("alerted") or {})
     records = context.instance.get_run_records(
-        filters=dg.RunsFilter(
-            statuses=statuses,
-            updated_after=after - dt.timedelta(microseconds=1) if after else None,
-        ),
+        filters=dg.RunsFilter(statuses=statuses, updated_after=after - LOOKBACK if after else None),
         order_by="update_timestamp",
         ascending=True,
-        limit=200,
+        limit=500,
     )
-    fresh = [r for r in records if r.dagster_run.run_id not in state["seen"]]
-    if not records:
+    fresh = [r for r in records if r.dagster_run.run_id not in alerted]
+    for record in fresh:
+        alerted[record.dagster_run.run_id] = record.update_timestamp.isoformat()
+    newest = max([r.update_timestamp for r in records] + ([after] if after else []), default=None)
+    if newest is None:
         return [], context.cursor or ""
-    last = records[-1].update_timestamp
-    seen = [r.dagster_run.run_id for r in records if r.update_timestamp == last]
-    if after is not None and last == after:
-        seen = sorted(set(seen) | set(state["seen"]))
-    return fresh, json.dumps({"after": last.isoformat(), "seen": seen})
+    keep_from = (newest - 2 * LOOKBACK).isoformat()
+    alerted = {run: at for run, at in alerted.items() if at >= keep_from}
+    return fresh, json.dumps({"after": newest.isoformat(), "alerted": alerted})
 
 
 def _alert_sensor(

@@ -3,15 +3,26 @@ the delivery-and-memory job. The run key is derived from what is waiting and a t
 window, so the same waiting set launches one run — and, if that run failed (a connector
 down), one more per window until it drains. Delivery itself is safe to repeat."""
 
+import datetime as dt
 import hashlib
 import time
 
 import dagster as dg
 
 from ops_assets.defs.jobs import OUTCOMES_JOB
+from resources.store import Store
 from resources.store.resource import StoreResource
 
 RETRY_WINDOW_S = 600
+# A send that failed for a passing reason is tried again after this long, not at every tick.
+BACKOFF_S = 60
+
+
+def _backing_off(st: Store, item_id: str) -> bool:
+    cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=BACKOFF_S)).isoformat()
+    return any(
+        d["state"] == "retry" and d["updated_at"] > cutoff for d in st.deliveries_for(item_id)
+    )
 
 
 def outcomes_run_key(rows: list[dict], now: float | None = None) -> str:  # type: ignore[type-arg]
@@ -30,7 +41,8 @@ def outcomes_sensor(
     st = store.get()
     if st.kill_switch_on():
         return dg.SkipReason("kill switch is on: no delivery until `opsbench resume`")
-    waiting = st.ready_to_send() + st.unremembered()
+    waiting = [i for i in st.ready_to_send() if not _backing_off(st, i["id"])]
+    waiting += st.unremembered()
     if not waiting:
         return dg.SkipReason("nothing ready to send or remember")
     return dg.RunRequest(

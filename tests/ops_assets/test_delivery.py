@@ -17,6 +17,7 @@ from support import (
 
 from ops_assets.defs.delivery.assets import HEALTH_CHECK, delivery
 from ops_assets.observability.alerts import read_alerts
+from sensors.outcomes import outcomes_run_key
 from resources.llm.local_server import free_port
 
 
@@ -65,8 +66,11 @@ def test_the_rate_limit_holds_under_a_burst(bench, approved, tmp_path) -> None:
     first = bench.materialize([delivery])
     (mat,) = first.asset_materializations_for_node("delivery")
     assert mat.metadata["delivered"].value == 3 and mat.metadata["rate_limited"].value == 4
+    waiting = bench.store.ready_to_send()
     bench.materialize([delivery])  # the same minute: nothing more goes out
     assert len(bench.store.items(states=["delivered"])) == 3
+    # Waiting items are not touched, so the outcomes sensor launches no new run for them.
+    assert outcomes_run_key(bench.store.ready_to_send(), now=0) == outcomes_run_key(waiting, now=0)
     assert len(bench.store.items(states=["approved"])) == 4
     assert len(list(bench.home.outbox.iterdir())) == 3
 

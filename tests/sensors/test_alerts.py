@@ -46,6 +46,12 @@ def test_a_failed_run_and_its_failed_checks_raise_one_alert_each(bench) -> None:
 
     assert status(bench.home, bench.store)["alerts"]["count"] == len(alerts) == 3
 
+    # A failed run's record changing again (the auto-retry daemon tags it) repeats nothing.
+    bench.instance.add_run_tags(failed.run_id, {"dagster/auto_retry_run_id": "later"})
+    runs_cursor = _tick(bench, run_failure_alerts, runs_cursor)
+    checks_cursor = _tick(bench, check_failure_alerts, checks_cursor)
+    assert read_alerts(bench.home) == alerts
+
     # Next ticks: nothing new, nothing repeated; a good run raises nothing.
     bench.resources["llm"] = LLMResource(settings=bench.resources["settings"])
     assert bench.materialize(batch_assets()[:1], key).success

@@ -117,17 +117,13 @@ def hold_stale(st: Store, settings: SettingsResource, timeout_s: float) -> list[
         # the clock, while an owner's new approval (after `opsbench retry`) does.
         approved = [a["at"] for a in st.approvals_for(item["id"]) if a["decision"] == "approved"]
         since = max(approved) if approved else item["updated_at"]
-        if (
-            item["state"] == "approved"
-            and since < cutoff
-            and st.transition(
-                item["id"],
-                "awaiting_human",
-                actor="delivery",
-                reason_code="delivery_timeout",
-                reason=f"approved but not confirmed within {timeout_s:.0f}s",
-                expect=("approved",),
-            )
+        if since < cutoff and st.transition(
+            item["id"],
+            "awaiting_human",
+            actor="delivery",
+            reason_code="delivery_timeout",
+            reason=f"approved but not confirmed within {timeout_s:.0f}s",
+            expect=("approved", "sending"),
         ):
             held.append(item["id"])
             write_alert(
@@ -176,6 +172,8 @@ def _deliver_item(
             )
             return ledger.HELD
     body = draft["output"]
+    if item["state"] == "approved" and ledger.rate_limited(st, connector, per_minute):
+        return ledger.RATE_LIMITED  # untouched: it waits, and launches no new run meanwhile
     if item["state"] == "approved" and not st.transition(
         item["id"], "sending", actor="delivery", expect=("approved",)
     ):
