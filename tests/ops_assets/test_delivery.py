@@ -17,8 +17,8 @@ from support import (
 
 from ops_assets.defs.delivery.assets import HEALTH_CHECK, delivery
 from ops_assets.observability.alerts import read_alerts
-from sensors.outcomes import outcomes_run_key
 from resources.llm.local_server import free_port
+from sensors.outcomes import outcomes_run_key
 
 
 def _mails(folder: Path, count: int) -> list[Path]:
