@@ -457,6 +457,19 @@ def cmd_erase(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_delivery(args: argparse.Namespace) -> int:
+    _, store = _setup(args)
+    from ops_assets.governance.controls import ControlError, decide_delivery
+
+    try:
+        result = decide_delivery(store, args.item, was_sent=args.was_sent)
+    except ControlError as exc:
+        _err(str(exc))
+        return EXIT_FAIL
+    _out(result, True)
+    return EXIT_OK
+
+
 def cmd_kill(args: argparse.Namespace) -> int:
     _, store = _setup(args)
     from ops_assets.governance.controls import kill
@@ -592,6 +605,16 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("--contact", required=True, help="the contact's email address")
     common(erase)
     erase.set_defaults(func=cmd_erase)
+
+    decide = sub.add_parser(
+        "delivery", help="decide an unconfirmed or failed send: it arrived, or send it again"
+    )
+    decide.add_argument("item")
+    choice = decide.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--was-sent", action="store_true", help="it arrived: mark delivered")
+    choice.add_argument("--resend", action="store_true", help="it did not: send it again")
+    common(decide, json_flag=False)
+    decide.set_defaults(func=cmd_delivery)
 
     crm = sub.add_parser("crm", help="contacts and deals the CRM executor keeps")
     common(crm)

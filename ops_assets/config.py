@@ -103,7 +103,7 @@ class Smtp(_Strict):
 
 
 class Webhook(_Strict):
-    """Pushes outcomes (and alerts) to another system."""
+    """Pushes outcomes to another system."""
 
     url: str | None = None
     secret_env: str = "OPSBENCH_WEBHOOK_SECRET"
@@ -112,7 +112,6 @@ class Webhook(_Strict):
     backoff_s: float = Field(default=0.5, ge=0)
     rate_per_minute: int | None = Field(default=60, gt=0)
     push_outcomes: bool = True
-    notify_alerts: bool = True
 
 
 class Connectors(_Strict):

@@ -159,3 +159,31 @@ def _record_correction(
         input={"draft": (draft["output"] or {}).get("body")},
         output={"corrected": after, "note": note},
     )
+
+
+DELIVERY_HOLDS = ("delivery_unconfirmed", "delivery_failed", "delivery_timeout")
+
+
+def decide_delivery(
+    store: Store, item_id: str, *, was_sent: bool, actor: str = "operator"
+) -> dict[str, Any]:
+    """The owner's word on a send the ledger could not confirm: it arrived (`was_sent`: the
+    item is delivered, nothing is sent), or it did not (the same delivery is sent again,
+    under the same key)."""
+    item = store.get_item(item_id)
+    if item is None:
+        raise ControlError(f"no item {item_id}")
+    if item["state"] != "awaiting_human" or item["reason_code"] not in DELIVERY_HOLDS:
+        raise ControlError(f"{item_id} is not waiting on a delivery decision")
+    rows = [d for d in store.deliveries_for(item_id) if d["purpose"] == "reply"]
+    for row in rows:
+        if row["state"] != "confirmed":
+            store.delivery_mark(row["id"], "confirmed" if was_sent else "retry", receipt=actor)
+    if was_sent:
+        store.transition(
+            item_id, "delivered", actor=actor, expect=("awaiting_human",), detail={"checked": True}
+        )
+        return {"item": item_id, "state": "delivered"}
+    store.record_approval(item_id, "approved", actor=actor, policy="operator", note="resend")
+    store.transition(item_id, "approved", actor=actor, expect=("awaiting_human",))
+    return {"item": item_id, "state": "approved"}

@@ -29,7 +29,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "sending": frozenset({"delivered", "awaiting_human", "approved"}),
     "delivered": frozenset({"awaiting_human"}),
     "awaiting_approval": frozenset({"approved", "rejected", "awaiting_human", "received"}),
-    "awaiting_human": frozenset({"received", "approved", "rejected"}),
+    # delivered: only by the owner, for a send they checked arrived (`opsbench delivery`).
+    "awaiting_human": frozenset({"received", "approved", "rejected", "delivered"}),
     "quarantined": frozenset({"received"}),
     "deferred": frozenset({"received", "approved"}),
     "no_action": frozenset({"received"}),

@@ -229,3 +229,26 @@ def test_switching_to_the_sandbox_never_confirms_a_real_attempt(bench, approved,
     bench.materialize([delivery])
     held = bench.store.get_item(item["id"])
     assert (held["state"], held["reason_code"]) == ("awaiting_human", "delivery_unconfirmed")
+
+
+def test_the_owner_decides_a_held_send_arrived_or_sends_it_again(bench, approved, tmp_path) -> None:
+    from ops_assets.governance.controls import ControlError, decide_delivery
+
+    with SmtpSink(answer="552 mailbox full") as full:
+        config = write_config(tmp_path / "c.yaml", smtp={"enabled": True, "port": full.port})
+        first, second = approved(config, count=2)
+        bench.materialize([delivery])
+    assert {i["reason_code"] for i in bench.store.items(states=["awaiting_human"])} == {
+        "delivery_failed"
+    }
+    with pytest.raises(ControlError):
+        decide_delivery(bench.store, "itm_nope", was_sent=True)
+
+    # The owner checked: the first arrived after all; the second must go again.
+    assert decide_delivery(bench.store, first["id"], was_sent=True)["state"] == "delivered"
+    assert decide_delivery(bench.store, second["id"], was_sent=False)["state"] == "approved"
+    with SmtpSink() as fixed:
+        write_config(config, smtp={"enabled": True, "port": fixed.port})
+        bench.materialize([delivery])
+        assert len(fixed.messages) == 1  # only the second; the first is not sent again
+    assert {i["id"] for i in bench.store.items(states=["delivered"])} == {first["id"], second["id"]}

@@ -76,7 +76,7 @@ def deliver(
         # The far side accepted it and we recorded its receipt: only the confirmation is missing.
         st.delivery_mark(key, "confirmed")
         return DELIVERED, key
-    if row["attempts"] > 0 and row["connector"] != connector.name:
+    if row["attempts"] > 0 and row["state"] != "retry" and row["connector"] != connector.name:
         # Attempted through another connector (sandbox switched, SMTP off): this one cannot
         # know whether that send arrived.
         st.delivery_mark(key, "unconfirmed")
