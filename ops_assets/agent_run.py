@@ -111,8 +111,10 @@ def keep_output(store: Store, item: dict[str, Any], row: dict[str, Any]) -> None
     changed = previous is not None and previous["output_hash"] != row["output_hash"]
     if changed and item["state"] == "sending":
         return
-    if changed and item["state"] in SETTLED:
-        store.transition(
+    if (
+        changed
+        and item["state"] in SETTLED
+        and not store.transition(
             item["id"],
             "awaiting_human",
             actor=asset,
@@ -120,6 +122,8 @@ def keep_output(store: Store, item: dict[str, Any], row: dict[str, Any]) -> None
             reason=f"{asset} output changed after review",
             expect=(item["state"],),
         )
+    ):
+        return  # it moved on meanwhile (sent, say): what it went out with stays the record
     store.save_output(row)
 
 

@@ -818,6 +818,19 @@ class Store:
                 {"delivery_id": delivery_id, "receipt": receipt},
             )
 
+    def delivery_content(self, delivery_id: str, content_hash: str) -> None:
+        """The body to send changed before anything went out (a new approval): the ledger
+        records what is sent now."""
+        d = t.deliveries
+        with self.tx() as conn:
+            conn.execute(
+                d.update()
+                .where(d.c.id == delivery_id)
+                .values(content_hash=content_hash, updated_at=now_iso())
+            )
+            item_id = conn.execute(sa.select(d.c.item_id).where(d.c.id == delivery_id)).scalar_one()
+            self._audit(conn, item_id, "delivery", "delivery_content", {"delivery_id": delivery_id})
+
     def delivery_attempt(self, delivery_id: str, seen_attempts: int) -> bool:
         """Count a send attempt, compare-and-set: of two drains only one may send."""
         d = t.deliveries

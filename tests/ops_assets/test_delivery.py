@@ -252,3 +252,30 @@ def test_the_owner_decides_a_held_send_arrived_or_sends_it_again(bench, approved
         bench.materialize([delivery])
         assert len(fixed.messages) == 1  # only the second; the first is not sent again
     assert {i["id"] for i in bench.store.items(states=["delivered"])} == {first["id"], second["id"]}
+
+
+def test_the_ledger_records_the_body_that_actually_goes_out(bench, approved, tmp_path) -> None:
+    import hashlib
+
+    from ops_assets.agent_run import reviewed_draft
+    from ops_assets.defs.delivery import ledger
+
+    (item,) = approved(write_config(tmp_path / "c.yaml"), count=1)
+    to = reviewed_draft(bench.store, item["id"])["output"]["to"]
+    key = ledger.delivery_id(item["id"], to, "reply")
+    # An intent recorded for an older body (approved, then edited before any send).
+    bench.store.delivery_intent(
+        {
+            "id": key,
+            "item_id": item["id"],
+            "destination": to,
+            "purpose": "reply",
+            "connector": "outbox",
+            "content_hash": "older-body",
+        }
+    )
+    bench.materialize([delivery])
+    (row,) = bench.store.deliveries_for(item["id"])
+    body = reviewed_draft(bench.store, item["id"])["output"]["body"]
+    assert row["state"] == "confirmed"
+    assert row["content_hash"] == hashlib.sha256(body.encode()).hexdigest()

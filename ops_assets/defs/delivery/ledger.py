@@ -92,6 +92,10 @@ def deliver(
             return UNCONFIRMED, key
     if rate_limited(st, connector, per_minute):
         return RATE_LIMITED, key
+    if row["content_hash"] != content_hash and (row["attempts"] == 0 or row["state"] == "retry"):
+        # Nothing of it went out yet (no attempt, or one known to have failed): record the
+        # body that goes now, so the ledger says what was sent.
+        st.delivery_content(key, content_hash)
     # Counted before the send, compare-and-set: a crash after the send is visible, and of
     # two drains racing for one message only one sends it.
     if not st.delivery_attempt(key, row["attempts"]):
