@@ -112,24 +112,26 @@ def main() -> None:
         table.create_index("contact", config=Bitmap())  # the contact filter's own index
 
         results["exact"] = timed_queries(table, queries[:50], truth[:50])
-        variants: list[tuple[str, dict, dict]] = [
-            ("IVF_PQ default", {"index_type": "IVF_PQ"}, {}),
+        from lancedb.index import IvfHnswSq, IvfPq
+
+        variants: list[tuple[str, Any, dict]] = [
+            ("IVF_PQ default", IvfPq(distance_type="dot"), {}),
             (
                 "IVF_PQ nprobes 20 refine 10",
-                {"index_type": "IVF_PQ"},
+                IvfPq(distance_type="dot"),
                 {"nprobes": 20, "refine": 10},
             ),
-            ("IVF_HNSW_SQ", {"index_type": "IVF_HNSW_SQ"}, {}),
+            ("IVF_HNSW_SQ", IvfHnswSq(distance_type="dot"), {}),
             (
                 "IVF_HNSW_SQ ef 100 refine 2",
-                {"index_type": "IVF_HNSW_SQ"},
+                IvfHnswSq(distance_type="dot"),
                 {"ef": 100, "refine": 2},
             ),
         ]
         results["variants"] = {}
-        for name, build, search in variants:
+        for name, config, search in variants:
             started = time.perf_counter()
-            table.create_index(metric="dot", replace=True, **build)
+            table.create_index("vector", config=config, replace=True)
             built = round(time.perf_counter() - started, 1)
             entry = {"build_s": built, **timed_queries(table, queries, truth, **search)}
             entry["with_contact_filter"] = timed_queries(
