@@ -11,7 +11,8 @@ from typing import Any
 
 import dagster as dg
 
-from resources.llm.client import CallResult
+from ops_assets.quality import failures as failure_log
+from resources.llm.client import CallRequest, CallResult
 from resources.llm.hashing import canonical_json, text_hash
 from resources.store import Store
 
@@ -138,6 +139,38 @@ def batch_failure_rate(store: Store, items: list[dict[str, Any]], asset: str) ->
         judged += 1
         failed += not row["valid"]
     return judged, failed
+
+
+def keep_answer(
+    store: Store,
+    item: dict[str, Any],
+    request: CallRequest,
+    result: CallResult,
+    output: dict[str, Any] | None,
+    failure: str | None,
+    *,
+    batch: str,
+    run_id: str,
+) -> dict[str, Any]:
+    """Keep an answer's output row with its provenance and, when it failed (its contract or a
+    suite rule), record the failure with what the agent saw."""
+    row = output_row(
+        asset=request.agent,
+        batch=batch,
+        run_id=run_id,
+        prompt_version=request.prompt_version,
+        result=result,
+        output=output,
+        input_hash=messages_hash(request.messages),
+        failure=failure,
+    )
+    keep_output(store, item, row)
+    if failure:
+        kind = failure_log.CHECK_FAILURE if output else failure_log.SCHEMA_ERROR
+        failure_log.record_row_failure(
+            store, row, kind=kind, reason=failure, messages=request.messages
+        )
+    return row
 
 
 def valid_output(store: Store, item_id: str, asset: str) -> dict[str, Any] | None:

@@ -53,6 +53,20 @@ class Bench:
         self.add_batch_partition(key)
         return key
 
+    def script(self, scripts: dict | None = None, request_scripts: dict | None = None):
+        """Answer with these scripts (the defaults for the rest); the scripted model."""
+        from resources.llm.resource import LLMResource
+        from resources.llm.scripted import ScriptedModel
+
+        model = ScriptedModel(scripts, request_scripts)
+
+        class Scripted(LLMResource):
+            def scripted_model(self) -> ScriptedModel:
+                return model
+
+        self.resources["llm"] = Scripted(settings=self.resources["settings"])
+        return model
+
     def materialize(
         self, assets: list, key: str | None = None, **kw: object
     ) -> dg.ExecuteInProcessResult:

@@ -10,11 +10,8 @@ from pydantic import BaseModel
 from ops_assets.agent_run import (
     NOT_FOR_AGENTS,
     RETRYABLE,
-    batch_failure_rate,
     batch_metadata,
-    keep_output,
-    messages_hash,
-    output_row,
+    keep_answer,
     rest_after_failure,
     valid_output,
 )
@@ -22,9 +19,13 @@ from ops_assets.config import Config
 from ops_assets.defs.reply_draft import expectations, prompt
 from ops_assets.defs.reply_draft.compose import reply_recipient, reply_subject, strip_sign_off
 from ops_assets.defs.reply_draft.contract import ReplyDraft
-from ops_assets.governance.gate import hold_blocked
 from ops_assets.partitions import batches
-from ops_assets.quality import failures as failure_log
+from ops_assets.quality.batch_checks import (
+    check_specs,
+    hold_if_blocked,
+    rate_check,
+    suite_check,
+)
 from ops_assets.quality.suites import validate
 from resources.llm.client import CallRequest
 from resources.llm.resource import LLMResource
@@ -42,19 +43,11 @@ PENDING = ("triaged", "drafted")
     group_name="agents",
     kinds={"openai", "sqlite"},
     deps=["triage"],
-    check_specs=[
-        dg.AssetCheckSpec(
-            SUITE_CHECK,
-            asset="reply_draft",
-            description="Great Expectations suite: every draft passes the row rules",
-        ),
-        dg.AssetCheckSpec(
-            RATE_CHECK,
-            asset="reply_draft",
-            blocking=True,
-            description="Share of failing drafts is at most quality.max_failure_rate",
-        ),
-    ],
+    check_specs=check_specs(
+        "reply_draft",
+        suite=(SUITE_CHECK, "Great Expectations suite: every draft passes the row rules"),
+        rate=(RATE_CHECK, "Share of failing drafts is at most quality.max_failure_rate"),
+    ),
 )
 def reply_draft(
     context: dg.AssetExecutionContext,
@@ -107,23 +100,11 @@ def reply_draft(
         pending = item["state"] in PENDING
         output = outputs[item["id"]]
         failure = result.error_code or suite.first_reason(item["id"])
-        row = output_row(
-            asset="reply_draft",
-            batch=batch,
-            run_id=context.run.run_id,
-            prompt_version=prompt.VERSION,
-            result=result,
-            output=output,
-            input_hash=messages_hash(request.messages),
-            failure=failure,
+        keep_answer(
+            st, item, request, result, output, failure, batch=batch, run_id=context.run.run_id
         )
-        keep_output(st, item, row)
         if failure:
             failures[failure] += 1
-            kind = failure_log.CHECK_FAILURE if output else failure_log.SCHEMA_ERROR
-            failure_log.record_row_failure(
-                st, row, kind=kind, reason=failure, messages=request.messages
-            )
         if not pending:
             continue
         if failure and output is None:
@@ -147,13 +128,15 @@ def reply_draft(
                 st, item["id"], result, actor="reply_draft", expect=PENDING, on_budget=on_budget
             )
 
-    # Over the whole batch's rows, so a run that died half-way cannot dilute the rate.
-    attempted, failed = batch_failure_rate(st, items, "reply_draft")
-    rate = failed / attempted if attempted else 0.0
-    blocked = rate > config.quality.max_failure_rate
-    if blocked:
-        waiting = st.items(batch=batch, states=["drafted"])
-        hold_blocked(st, waiting, actor="draft_checks", rate=rate, expect="drafted")
+    rate = hold_if_blocked(
+        st,
+        items,
+        "reply_draft",
+        batch=batch,
+        stage="drafted",
+        actor="draft_checks",
+        limit=config.quality.max_failure_rate,
+    )
     moved = {i["id"] for i, _, _ in answered if i["state"] in PENDING}
 
     metadata = batch_metadata(
@@ -165,24 +148,8 @@ def reply_draft(
         item_ids=[i["id"] for i in items],
     )
     checks = [
-        dg.AssetCheckResult(
-            check_name=SUITE_CHECK,
-            passed=suite.only(moved).success,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata=suite.only(moved).metadata(),
-        ),
-        dg.AssetCheckResult(
-            check_name=RATE_CHECK,
-            passed=not blocked,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
-                "attempted": attempted,
-                "failed": failed,
-                "failure_rate": dg.MetadataValue.float(round(rate, 4)),
-                "max_failure_rate": dg.MetadataValue.float(config.quality.max_failure_rate),
-                "failing_reasons": dg.MetadataValue.json(dict(failures)),
-            },
-        ),
+        suite_check(SUITE_CHECK, suite.only(moved)),
+        rate_check(RATE_CHECK, rate, failing_reasons=dg.MetadataValue.json(dict(failures))),
     ]
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
 

@@ -11,7 +11,6 @@ import dagster as dg
 from ops_assets import scheduling
 from ops_assets.agent_run import (
     RETRYABLE,
-    batch_failure_rate,
     batch_metadata,
     final_draft,
     output_row,
@@ -24,10 +23,16 @@ from ops_assets.defs.reply_draft.compose import strip_sign_off
 from ops_assets.defs.reply_draft.contract import ReplyDraft
 from ops_assets.defs.review import expectations, prompt
 from ops_assets.defs.review.contract import Review
-from ops_assets.governance.gate import gate, hold_blocked
+from ops_assets.governance.gate import gate
 from ops_assets.partitions import batches
 from ops_assets.prompting import combined_version
 from ops_assets.quality import failures as failure_log
+from ops_assets.quality.batch_checks import (
+    check_specs,
+    hold_if_blocked,
+    rate_check,
+    suite_check,
+)
 from ops_assets.quality.suites import SuiteOutcome, validate
 from resources.llm.client import CallRequest, CallResult
 from resources.llm.resource import LLMResource
@@ -71,20 +76,14 @@ class Case:
     group_name="agents",
     kinds={"openai", "sqlite"},
     deps=["reply_draft"],
-    check_specs=[
-        dg.AssetCheckSpec(
-            SUITE_CHECK,
-            asset="review",
-            description="Great Expectations suite: every reviewer answer is usable",
-        ),
-        dg.AssetCheckSpec(
+    check_specs=check_specs(
+        "review",
+        suite=(SUITE_CHECK, "Great Expectations suite: every reviewer answer is usable"),
+        rate=(
             RATE_CHECK,
-            asset="review",
-            blocking=True,
-            description="Share of drafts the reviewer did not pass is at most "
-            "quality.max_failure_rate",
+            "Share of drafts the reviewer did not pass is at most quality.max_failure_rate",
         ),
-    ],
+    ),
 )
 def review(
     context: dg.AssetExecutionContext,
@@ -150,37 +149,27 @@ def review(
         if row is not None and row["output"] is not None:
             passed.append((item, row["output"]))
 
-    # Over the whole batch's rows, so a run that died half-way cannot dilute the rate.
-    attempted, rejected = batch_failure_rate(st, mine, "review")
-    rate = rejected / attempted if attempted else 0.0
-    blocked = rate > config.quality.max_failure_rate
-    if blocked:
-        waiting = st.items(batch=batch, states=["reviewed"])
-        hold_blocked(st, waiting, actor="review", rate=rate, expect="reviewed")
-    else:
+    rate = hold_if_blocked(
+        st,
+        mine,
+        "review",
+        batch=batch,
+        stage="reviewed",
+        actor="review",
+        limit=config.quality.max_failure_rate,
+    )
+    if not rate.blocked:
         gate(st, settings.policy(), passed)
 
     results = [r for c in cases for r in c.results]
     suite = _merged(suite_outcomes)
     checks = [
-        dg.AssetCheckResult(
-            check_name=SUITE_CHECK,
-            passed=suite.success,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata=suite.metadata(),
-        ),
-        dg.AssetCheckResult(
-            check_name=RATE_CHECK,
-            passed=not blocked,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
-                "reviewed": attempted,
-                "not_passed": rejected,
-                "rejection_rate": dg.MetadataValue.float(round(rate, 4)),
-                "max_failure_rate": dg.MetadataValue.float(config.quality.max_failure_rate),
-                "revisions": sum(c.revisions for c in cases),
-                "outcomes": dg.MetadataValue.json(dict(failures)),
-            },
+        suite_check(SUITE_CHECK, suite),
+        rate_check(
+            RATE_CHECK,
+            rate,
+            revisions=sum(c.revisions for c in cases),
+            outcomes=dg.MetadataValue.json(dict(failures)),
         ),
     ]
     metadata = batch_metadata(

@@ -8,21 +8,22 @@ import dagster as dg
 from ops_assets.agent_run import (
     NOT_FOR_AGENTS,
     RETRYABLE,
-    batch_failure_rate,
     batch_metadata,
-    keep_output,
-    messages_hash,
-    output_row,
+    keep_answer,
     release_retryable,
     rest_after_failure,
 )
 from ops_assets.defs.triage import expectations, prompt
 from ops_assets.defs.triage.contract import TriageResult
 from ops_assets.defs.triage.rules import no_action_rule, urgency
-from ops_assets.governance.gate import hold_blocked
 from ops_assets.governance.injection import injection_flags
 from ops_assets.partitions import batches
-from ops_assets.quality import failures as failure_log
+from ops_assets.quality.batch_checks import (
+    check_specs,
+    hold_if_blocked,
+    rate_check,
+    suite_check,
+)
 from ops_assets.quality.suites import validate
 from resources.llm.client import CallRequest
 from resources.llm.resource import LLMResource
@@ -40,19 +41,11 @@ RATE_CHECK = "triage_failure_rate_within_limit"
     code_version=prompt.VERSION,
     group_name="agents",
     kinds={"openai", "sqlite"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            SUITE_CHECK,
-            asset="triage",
-            description="Great Expectations suite: every triage row may route its item",
-        ),
-        dg.AssetCheckSpec(
-            RATE_CHECK,
-            asset="triage",
-            blocking=True,
-            description="Share of failing triage rows is at most quality.max_failure_rate",
-        ),
-    ],
+    check_specs=check_specs(
+        "triage",
+        suite=(SUITE_CHECK, "Great Expectations suite: every triage row may route its item"),
+        rate=(RATE_CHECK, "Share of failing triage rows is at most quality.max_failure_rate"),
+    ),
 )
 def triage(
     context: dg.AssetExecutionContext,
@@ -111,22 +104,9 @@ def triage(
         if result.error_code not in RETRYABLE:
             # An answer (valid or not) is kept with its provenance; no answer keeps the old one.
             _reconsider(st, item, output, failure)
-            row = output_row(
-                asset="triage",
-                batch=batch,
-                run_id=context.run.run_id,
-                prompt_version=prompt.VERSION,
-                result=result,
-                output=output,
-                input_hash=messages_hash(request.messages),
-                failure=failure,
+            keep_answer(
+                st, item, request, result, output, failure, batch=batch, run_id=context.run.run_id
             )
-            keep_output(st, item, row)
-            if failure:
-                kind = failure_log.CHECK_FAILURE if output else failure_log.SCHEMA_ERROR
-                failure_log.record_row_failure(
-                    st, row, kind=kind, reason=failure, messages=request.messages
-                )
         if failure and not result.error_code:
             failures[failure] += 1
             if received:
@@ -153,13 +133,16 @@ def triage(
             assert output is not None
             _route(st, item["id"], output, config.route_for(output["category"]))
 
-    # Over the whole batch's rows, so a run that died half-way cannot dilute the rate.
-    attempted, failed = batch_failure_rate(st, to_model, "triage")
-    rate = failed / attempted if attempted else 0.0
-    blocked = rate > config.quality.max_failure_rate
-    if blocked:  # a broken prompt or model: nothing of this batch goes on to the drafter
-        waiting = [i for i in st.items(batch=batch, states=["triaged"])]
-        hold_blocked(st, waiting, actor="triage_checks", rate=rate, expect="triaged")
+    # A broken prompt or model: nothing of this batch goes on to the drafter.
+    rate = hold_if_blocked(
+        st,
+        to_model,
+        "triage",
+        batch=batch,
+        stage="triaged",
+        actor="triage_checks",
+        limit=config.quality.max_failure_rate,
+    )
     moved = {i["id"] for i in to_model if i["state"] == "received"}
     return dg.MaterializeResult(
         metadata=batch_metadata(
@@ -170,25 +153,7 @@ def triage(
             failures=failures,
             item_ids=[i["id"] for i in items],
         ),
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=SUITE_CHECK,
-                passed=suite.only(moved).success,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata=suite.only(moved).metadata(),
-            ),
-            dg.AssetCheckResult(
-                check_name=RATE_CHECK,
-                passed=not blocked,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={
-                    "attempted": attempted,
-                    "failed": failed,
-                    "failure_rate": dg.MetadataValue.float(round(rate, 4)),
-                    "max_failure_rate": dg.MetadataValue.float(config.quality.max_failure_rate),
-                },
-            ),
-        ],
+        check_results=[suite_check(SUITE_CHECK, suite.only(moved)), rate_check(RATE_CHECK, rate)],
     )
 
 
