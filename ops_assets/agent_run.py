@@ -6,7 +6,7 @@ never has to touch Dagster's event log.
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dagster as dg
@@ -171,6 +171,17 @@ def keep_answer(
             store, row, kind=kind, reason=failure, messages=request.messages
         )
     return row
+
+
+def holder_is_gone(context: dg.AssetExecutionContext) -> Callable[[str], bool]:
+    """For a store lock held by a run id: the holder's run has finished (or died and was
+    marked failed), so it no longer holds the lock."""
+
+    def gone(owner: str) -> bool:
+        run = context.instance.get_run_by_id(owner)
+        return run is None or run.is_finished
+
+    return gone
 
 
 def valid_output(store: Store, item_id: str, asset: str) -> dict[str, Any] | None:

@@ -55,6 +55,11 @@ def item_story(home: Home, store: Store, item_id: str) -> dict[str, Any] | None:
             for f in store.failures(item_id=item_id)
         ],
         "approvals": store.approvals_for(item_id),
+        # Which memory rows each agent's prompt carried (ids and table versions, no text).
+        "memory_context": [
+            {k: m[k] for k in ("agent", "row_ids", "versions", "tokens", "budget", "embedder")}
+            for m in store.memory_contexts([item_id])
+        ],
         "deliveries": store.deliveries_for(item_id),
         "audit": store.audit_for(item_id),
         "runs": _runs(

@@ -272,6 +272,12 @@ def _status_text(report: dict[str, Any]) -> str:
         f"  recent failure {f['id']}: {f['state']} {f['reason_code']}"
         for f in report["last_failures"]
     ]
+    memory = report["memory"]
+    lines.append(
+        f"  memory: {memory['episodic_rows']} episodes, {memory['facts']} facts, "
+        f"{memory['contested_facts']} contested (opsbench memory conflicts), "
+        f"{memory['unconsolidated_rows']} rows for the archivist"
+    )
     lines.append(f"  alerts: {report['alerts']['count']} (see <home>/alerts/alerts.jsonl)")
     lines += [
         f"  alert {a['at']} {a['kind']} {a.get('check') or a.get('job')} run {a['run_id'][:8]}"
@@ -337,7 +343,12 @@ def cmd_prompts_test(args: argparse.Namespace) -> int:
     try:
         llm = LLMResource(settings=SettingsResource())
         client = llm.client(store, run_id=None, asset=args.agent)
-        report = regression.run(args.agent, candidate, store, load_config(args.config), client)
+        from resources.memory import Memory
+
+        memory = Memory(home.memory)  # recorded contexts are read, never searched again
+        report = regression.run(
+            args.agent, candidate, store, load_config(args.config), client, memory
+        )
     finally:
         if server is not None and server.started:
             server.stop()
@@ -455,6 +466,49 @@ def cmd_erase(args: argparse.Namespace) -> int:
         _err(f"still found in: {', '.join(report['still_found'])}")
         return EXIT_FAIL
     return EXIT_OK
+
+
+def cmd_memory(args: argparse.Namespace) -> int:
+    home, store = _setup(args)
+    from ops_assets import memory_review as review
+    from resources.memory import EmbeddingError
+
+    memory = review.reader(home, load_config(args.config))
+    try:
+        if args.memory_command == "search":
+            found: Any = review.search(
+                memory, args.query, contact=args.contact, table=args.table, limit=args.limit
+            )
+        elif args.memory_command == "facts":
+            found = review.facts(memory, args.contact)
+        elif args.memory_command == "conflicts":
+            found = review.conflicts(memory)
+        else:
+            found = review.resolve(memory, store, args.fact, args.keep)
+    except (review.MemoryReviewError, EmbeddingError) as exc:
+        _err(str(exc))
+        return EXIT_FAIL
+    if args.json or not isinstance(found, list):
+        _out(found, True)
+    else:
+        _out("\n".join(_memory_line(r) for r in found) or "nothing found", False)
+    return EXIT_OK
+
+
+def _memory_line(row: dict[str, Any]) -> str:
+    if "fact" in row:  # a conflict
+        old = row["contradicts"] or {}
+        return (
+            f"{row['fact']['fact_id']} contradicts {old.get('fact_id', '?')} "
+            f"({row['fact']['contact']}, {row['fact']['topic']}):\n"
+            f"  new: {row['fact']['text']}\n  old: {old.get('text', '(gone)')}"
+        )
+    key = row.get("fact_id") or row.get("row_id")
+    what = row.get("topic") or row.get("state")
+    return (
+        f"{key} {row['kind']:<13} {row.get('status', ''):<10} {row['contact']} {what}: "
+        + (" ".join(str(row["text"]).split())[:100])
+    )
 
 
 def cmd_delivery(args: argparse.Namespace) -> int:
@@ -605,6 +659,24 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("--contact", required=True, help="the contact's email address")
     common(erase)
     erase.set_defaults(func=cmd_erase)
+
+    memory = sub.add_parser("memory", help="search memory, list facts, settle contradictions")
+    memory_sub = memory.add_subparsers(dest="memory_command", required=True)
+    search = memory_sub.add_parser("search", help="hybrid search (vector + full text)")
+    search.add_argument("query")
+    search.add_argument("--contact", help="only this contact's rows")
+    search.add_argument("--table", choices=("episodic", "facts"), default="episodic")
+    search.add_argument("--limit", type=int, default=10)
+    facts = memory_sub.add_parser("facts", help="consolidated facts, with status and sources")
+    facts.add_argument("--contact", help="only this contact's facts")
+    memory_sub.add_parser("conflicts", help="contested facts beside what they contradict")
+    resolve = memory_sub.add_parser("resolve", help="settle a contested fact")
+    resolve.add_argument("fact")
+    resolve.add_argument("--keep", required=True, choices=("new", "old", "both"))
+    for verb in (search, facts, resolve, *memory_sub.choices.values()):
+        if not any(a.dest == "home" for a in verb._actions):
+            common(verb)
+    memory.set_defaults(func=cmd_memory)
 
     decide = sub.add_parser(
         "delivery", help="decide an unconfirmed or failed send: it arrived, or send it again"

@@ -160,6 +160,27 @@ class FollowUps(_Strict):
     max_per_run: int = Field(default=20, gt=0)
 
 
+class MemorySettings(_Strict):
+    """Episodic memory, consolidated facts and what agents may read of them."""
+
+    embedder: str = "local"
+    """local (the embedded all-MiniLM-L6-v2) | hashing (test double) | http(s)://host/v1."""
+    embedding_model: str | None = None
+    """The model name for an embeddings endpoint (for `local` it is all-MiniLM-L6-v2)."""
+    top_k: int = Field(default=8, ge=1, le=50)
+    """At most this many memory rows (facts first, then past episodes) per prompt."""
+    budgets: dict[str, int] = Field(default_factory=lambda: {"reply_draft": 600, "review": 300})
+    """Tokens of memory an agent's prompt may carry (an agent not listed gets none)."""
+    keep_versions_days: float = Field(default=90.0, gt=0)
+    """Past table versions stay reachable this long (an erase drops them at once)."""
+    archivist_max_rows: int = Field(default=30, ge=1, le=200)
+    """New episodic rows of one contact read in one consolidation call."""
+    duplicate_similarity: float = Field(default=0.92, gt=0, le=1)
+    """Facts on one topic at least this similar (cosine) are the same fact."""
+    max_duplicate_rate: float = Field(default=0.0, ge=0, le=1)
+    """The archivist's check fails above this share of duplicate active facts."""
+
+
 Category = Literal["billing", "support", "sales", "spam", "other"]
 Route = Literal["reply_draft", "human", "no_action"]
 
@@ -175,6 +196,7 @@ class Config(_Strict):
     connectors: Connectors = Connectors()
     follow_ups: FollowUps = FollowUps()
     availability: Availability = Availability()
+    memory: MemorySettings = MemorySettings()
     policy_file: str | None = None
     """The governance policy (rules, budgets, scopes); None = OPSBENCH_POLICY or the sample."""
 

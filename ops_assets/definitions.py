@@ -10,6 +10,7 @@ from resources.memory import MemoryResource
 from resources.settings import SettingsResource
 from resources.store.resource import StoreResource
 from sensors import ALL_SENSORS
+from sensors.archivist import archivist_schedule
 from sensors.follow_ups import follow_up_schedule
 
 
@@ -28,7 +29,7 @@ defs = dg.Definitions.merge(
     dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent),
     dg.Definitions(
         sensors=ALL_SENSORS,
-        schedules=[follow_up_schedule],
+        schedules=[follow_up_schedule, archivist_schedule],
         resources=resource_defs(),
         executor=dg.in_process_executor,
     ),

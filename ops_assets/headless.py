@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from ops_assets.defs.jobs import BATCH_JOB, OUTCOMES_JOB
+from ops_assets.defs.jobs import ARCHIVIST_JOB, BATCH_JOB, OUTCOMES_JOB
 from ops_assets.home import Home
 from ops_assets.partitions import BATCHES
 from resources.processes import pid_alive
@@ -68,6 +68,9 @@ class HeadlessRunner:
             if progressed:
                 self._alerts_tick()
             if self._rested():
+                if self._archivist_tick():  # what its hourly schedule does under the daemon
+                    self._alerts_tick()
+                    continue
                 return HeadlessOutcome(True, self.runs, self.failed_runs)
             if time.monotonic() > deadline:
                 return HeadlessOutcome(False, self.runs, self.failed_runs)
@@ -106,6 +109,18 @@ class HeadlessRunner:
         if not isinstance(result, dg.RunRequest):
             return False
         return self._execute(OUTCOMES_JOB, result, partition_key=None)
+
+    def _archivist_tick(self) -> bool:
+        """Consolidate memory once everything else rests; once per state of memory, so an
+        archivist that cannot progress (model down) is not retried in a loop."""
+        from sensors.archivist import pending_rows
+
+        waiting = pending_rows(self.resources["memory"], self.resources["store"])  # type: ignore[arg-type]
+        if not waiting:
+            return False
+        key = f"archivist-{len(self.store.archived_row_ids())}-{waiting}"
+        request = dg.RunRequest(run_key=key, tags={"opsbench/trigger": "archivist"})
+        return self._execute(ARCHIVIST_JOB, request, partition_key=None)
 
     def _alerts_tick(self) -> None:
         """The alert sensors, with their cursors kept in the store (the daemon keeps its own)."""

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from ops_assets.home import Home
-from resources.memory import EpisodicMemory
+from resources.memory import EPISODIC, FACTS, Memory, quote
 from resources.store import Store
 
 
 def export(home: Home, store: Store, email: str) -> dict[str, Any]:
+    memory = Memory(home.memory)  # reading rows needs no embedder
     items = store.items_of_contact(email)
     ids = [i["id"] for i in items]
     address = email.lower()
@@ -31,15 +32,21 @@ def export(home: Home, store: Store, email: str) -> dict[str, Any]:
                 "approvals": store.approvals_for(item["id"]),
                 "failures": store.failures(item_id=item["id"]),
                 "audit": store.audit_for(item["id"]),
+                "memory_context": store.memory_contexts([item["id"]]),
             }
             for item in items
         ],
-        "memory": [
-            {k: v for k, v in row.items() if k != "vector"}
-            for row in EpisodicMemory(home.memory).rows()
-            if row["item_id"] in ids or (row.get("contact") or "").lower() == address
-        ],
+        "memory": memory.rows(
+            EPISODIC, f"contact = {quote(address)} OR item_id IN ({_listed(ids)})"
+        ),
+        "facts": memory.rows(
+            FACTS, f"contact = {quote(address)} OR array_has_any(source_items, [{_listed(ids)}])"
+        ),
     }
+
+
+def _listed(ids: list[str]) -> str:
+    return ", ".join(quote(i) for i in ids) or "''"
 
 
 def erase(home: Home, store: Store, email: str) -> dict[str, Any]:
@@ -48,13 +55,15 @@ def erase(home: Home, store: Store, email: str) -> dict[str, Any]:
     deliveries = [d["id"] for i in ids for d in store.deliveries_for(i)]
     texts = _needles(email, items)
     files = _erase_files(home, ids, deliveries, items, texts)
-    memory_rows = EpisodicMemory(home.memory).forget(contact=email, item_ids=ids)
+    memory_rows = Memory(home.memory).forget(contact=email, item_ids=ids)
     counts = store.erase_items(ids, email)
+    files += _erase_logs(home, texts)
     _compact_dagster(home)
     return {
         "items": len(ids),
         "store_rows": counts,
-        "memory_rows": memory_rows,
+        "memory_rows": sum(memory_rows.values()),
+        "memory": memory_rows,
         "files": files,
         "still_found": [str(p.relative_to(home.root)) for p in find(home, texts)],
     }
@@ -102,6 +111,19 @@ def _erase_files(
         for victim in (path, path.with_name(path.name + ".reason.json")):
             if victim.exists():
                 victim.unlink()
+                removed += 1
+    return removed
+
+
+def _erase_logs(home: Home, needles: list[bytes]) -> int:
+    """Captured logs (Dagster's compute logs, the servers' and daemon's logs) carry ids and
+    counts by design; one that quotes the contact anyway is deleted whole: a log is not a
+    record, and a partial scrub could leave the text in a line we did not foresee."""
+    removed = 0
+    for folder in (home.root / "logs", home.dagster / "storage", home.dagster / "logs"):
+        for path in find_in(folder, needles):
+            if path.suffix not in (".db", ".sqlite"):
+                path.unlink()
                 removed += 1
     return removed
 

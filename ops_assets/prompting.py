@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 OPEN, CLOSE = "<<<UNTRUSTED_EMAIL", "UNTRUSTED_EMAIL>>>"
+NOTHING_ON_RECORD = "(nothing on record)"
 
 
 def prompt_version(name: str, *parts: str, schema: type[BaseModel]) -> str:

@@ -67,4 +67,19 @@ def status(home: Home, store: Store) -> dict[str, Any]:
             for i in failures
         ],
         "alerts": {"count": len(alerts), "last": alerts[-5:]},
+        "memory": _memory(home, store),
+    }
+
+
+def _memory(home: Home, store: Store) -> dict[str, Any]:
+    """Sizes, and contradictions waiting for the owner (`opsbench memory conflicts`)."""
+    from resources.memory import EPISODIC, FACTS, Memory
+
+    memory = Memory(home.memory)
+    return {
+        "episodic_rows": memory.count(EPISODIC),
+        "facts": memory.count(FACTS, "status = 'active'"),
+        "contested_facts": memory.count(FACTS, "status = 'contested'"),
+        "unconsolidated_rows": max(0, memory.count(EPISODIC) - len(store.archived_row_ids())),
+        "embedder": memory.embedding(EPISODIC).get("embedding_model"),
     }

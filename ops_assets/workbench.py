@@ -11,9 +11,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ops_assets.home import REPO_ROOT, Home
 from resources.processes import stop_group
+
+if TYPE_CHECKING:
+    from resources.llm.local_server import LocalServer
 
 WORKSPACE = REPO_ROOT / "workspace.yaml"
 SAMPLE_INBOX = REPO_ROOT / "samples" / "inbox"
@@ -121,6 +125,18 @@ def seed_new_home(home: Home, store_is_empty: bool) -> int:
     return count
 
 
+def start_embeddings(home: Home) -> "LocalServer | None":
+    """The embedding server, when memory embeds with the embedded MiniLM: run workers then
+    reach it by URL instead of importing torch in every run."""
+    from resources.memory.embed_server import ensure_embed_server
+    from resources.memory.embeddings import chosen_spec
+    from resources.settings import SettingsResource
+
+    if chosen_spec(SettingsResource().config().memory.embedder) != "local":
+        return None
+    return ensure_embed_server(home, log=_log)
+
+
 def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
     from resources.store.resource import store_for
 
@@ -131,6 +147,12 @@ def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
         from resources.llm.weights import prepare
 
         server = ensure_server(home, prepare(_log), log=_log)
+    try:
+        embeddings = start_embeddings(home)
+    except BaseException:
+        if server is not None and server.started:
+            server.stop()
+        raise
     env = dagster_env(home)
     env["OPSBENCH_LLM"] = llm
     logs = home.root / "logs"
@@ -156,6 +178,7 @@ def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
             f"{f'; {seeded} sample mails copied in' if seeded else ''})\n"
             f"  outbox:  {home.outbox}\n  logs:    {logs}\n  model:   {llm}"
             f"{f' at {server.url}' if server else ''}\n"
+            f"  memory:  {f'all-MiniLM-L6-v2 at {embeddings.url}' if embeddings else 'as set'}\n"
             f"  status:  opsbench items --home {home.root}\nCtrl-C stops everything.\n"
         )
         while not stopping and all(c.poll() is None for c in children):
@@ -173,5 +196,6 @@ def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
         _log("stopping ...")
         stop_children(children)
         pids_file.unlink(missing_ok=True)
-        if server is not None and server.started:
-            server.stop()
+        for child in (server, embeddings):
+            if child is not None and child.started:
+                child.stop()

@@ -1,6 +1,7 @@
 """Shared fixtures. Every test works in its own home; no test reaches a model by accident:
 the model spec defaults to an invalid value, so a test must choose `scripted` (or a replay,
-or a server on 127.0.0.1 that it started) on purpose."""
+or a server on 127.0.0.1 that it started) on purpose. Memory embeds with the hashing double
+unless a test chooses the real all-MiniLM-L6-v2."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPSBENCH_LLM", "unset-in-tests")
+    # Memory embeds with the hashing double unless a test asks for the real MiniLM (loading
+    # torch costs seconds per process, and most tests are about something else).
+    monkeypatch.setenv("OPSBENCH_EMBEDDER", "hashing")
     monkeypatch.setenv("OPSBENCH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home" / "dagster"))
     monkeypatch.setenv("GX_ANALYTICS_ENABLED", "False")

@@ -166,3 +166,22 @@ def permissive_policy(path: Path) -> Path:
         "actions:\n  send_reply:\n    default: auto\n    rules: []\nbudgets:\n  daily_usd: 5.0\n"
     )
     return path
+
+
+def json_mail(folder: Path, name: str, sender: str, subject: str, body: str) -> Path:
+    """A `.json` work item written into `folder` (for bench.intake([...]))."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    path.write_text(
+        json.dumps(
+            {
+                "from": sender,
+                "subject": subject,
+                "body": body,
+                "message_id": f"<{name}@{sender.rsplit('@', 1)[-1].rstrip('>')}>",
+            }
+        )
+    )
+    return path

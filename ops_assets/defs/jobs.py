@@ -18,3 +18,12 @@ deliver_and_remember = dg.define_asset_job(
     description="Deliver every approved item, record every new outcome in memory, keep the CRM, "
     "and roll the call ledger up into cost per outcome.",
 )
+
+ARCHIVIST_JOB = "consolidate_memory"
+
+consolidate_memory = dg.define_asset_job(
+    ARCHIVIST_JOB,
+    selection=dg.AssetSelection.assets("memory_facts"),
+    description="The archivist: consolidate new episodic memory into facts per contact and "
+    "company, and keep the memory tables' indexes.",
+)

@@ -15,10 +15,12 @@ from pydantic import BaseModel
 
 from ops_assets.agent_run import RETRYABLE
 from ops_assets.config import Config
+from ops_assets.context import recorded_context
 from ops_assets.defs.reply_draft.compose import strip_sign_off
-from ops_assets.prompting import prompt_version
+from ops_assets.prompting import NOTHING_ON_RECORD, prompt_version
 from ops_assets.quality.suites import validate
 from resources.llm.client import CallRequest, ModelClient
+from resources.memory import Memory
 from resources.store import Store
 
 AGENTS = ("triage", "reply_draft")
@@ -41,6 +43,9 @@ class Case:
     item: dict[str, Any]
     triage: dict[str, Any] | None = None
     expect: dict[str, Any] = field(default_factory=dict)
+    memory: str = NOTHING_ON_RECORD
+    """The memory the agent's prompt carried for this item (so the current prompt's request
+    is the one in the ledger)."""
 
 
 @dataclass
@@ -119,7 +124,7 @@ def _is_contract(value: Any) -> bool:
     return isinstance(value, type) and issubclass(value, BaseModel) and value is not BaseModel
 
 
-def cases(agent: str, store: Store) -> list[Case]:
+def cases(agent: str, store: Store, memory: Memory | None = None) -> list[Case]:
     """The golden set beside the agent, then every item of the failures dataset still stored."""
     golden_file = Path(_module(agent, "prompt").__file__).with_name("golden.yaml")
     found = [
@@ -141,13 +146,28 @@ def cases(agent: str, store: Store) -> list[Case]:
         if agent != "triage" and (triage is None or not triage["valid"]):
             continue
         seen.add(item_id)
-        found.append(Case(item_id, item, triage["output"] if triage else None))
+        recorded = recorded_context(store, memory, item_id, agent) if memory else None
+        found.append(
+            Case(
+                item_id,
+                item,
+                triage["output"] if triage else None,
+                memory=recorded.render() if recorded else NOTHING_ON_RECORD,
+            )
+        )
     return found
 
 
-def run(agent: str, candidate: Prompt, store: Store, config: Config, client: ModelClient) -> Report:
+def run(
+    agent: str,
+    candidate: Prompt,
+    store: Store,
+    config: Config,
+    client: ModelClient,
+    memory: Memory | None = None,
+) -> Report:
     current = current_prompt(agent)
-    all_cases = cases(agent, store)
+    all_cases = cases(agent, store, memory)
     verdicts = {
         prompt.version: _judge(
             agent, all_cases, _answers(agent, prompt, all_cases, config, client), config
@@ -194,7 +214,12 @@ def _answers(
             messages = module.messages(case.item, config, system=prompt.system, user=prompt.user)
         else:
             messages = module.messages(
-                case.item, case.triage or {}, config, system=prompt.system, user=prompt.user
+                case.item,
+                case.triage or {},
+                config,
+                system=prompt.system,
+                user=prompt.user,
+                memory=case.memory,
             )
         requests.append(CallRequest(agent, case.item["id"], messages, schema, prompt.version))
     return client.run(requests)

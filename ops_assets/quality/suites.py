@@ -80,6 +80,17 @@ def inline_pattern(pattern: re.Pattern[str]) -> str:
     return f"(?{flags}){text}" if flags else text
 
 
+def any_of(patterns: list[re.Pattern[str]]) -> str:
+    """Several patterns as one alternation, each keeping its own flags (scoped groups: a
+    global flag may only open a whole expression)."""
+    parts = []
+    for pattern in patterns:
+        text = inline_pattern(pattern)
+        flags = re.match(r"\(\?([imsx]+)\)", text)
+        parts.append(f"(?{flags.group(1)}:{text[flags.end() :]})" if flags else f"(?:{text})")
+    return "|".join(parts)
+
+
 def validate(suite: str, rows: list[dict[str, Any]], rules: list[Rule]) -> SuiteOutcome:
     """Validate rows (each with an `item_id`) against the rules with Great Expectations."""
     outcome = SuiteOutcome(suite, len(rows))

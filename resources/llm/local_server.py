@@ -21,6 +21,7 @@ from ops_assets.home import Home
 from resources.processes import pid_alive, stop_group
 
 READY_TIMEOUT_S = 120.0
+LLM_MODULE = "resources.llm.local_server"
 
 
 class LocalServerError(Exception):
@@ -33,9 +34,10 @@ class LocalServer:
     pid: int
     started: bool  # False when an already-running healthy server was reused
     process: subprocess.Popen[bytes] | None = None  # kept so the child is reaped, not leaked
+    module: str = LLM_MODULE
 
     def stop(self) -> None:
-        stop_pid(self.pid)
+        stop_pid(self.pid, module=self.module)
         if self.process is not None:
             self.process.wait()
 
@@ -55,16 +57,16 @@ def healthy(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, module: str = LLM_MODULE) -> bool:
     """Alive and still our server (a recycled pid belongs to someone else)."""
     if not pid_alive(pid):
         return False
     cmdline = Path(f"/proc/{pid}/cmdline")
-    return not cmdline.exists() or b"local_server" in cmdline.read_bytes()
+    return not cmdline.exists() or module.encode() in cmdline.read_bytes()
 
 
-def stop_pid(pid: int, grace_s: float = 5.0) -> None:
-    stop_group(pid, lambda: _alive(pid), grace_s)
+def stop_pid(pid: int, grace_s: float = 5.0, module: str = LLM_MODULE) -> None:
+    stop_group(pid, lambda: _alive(pid, module), grace_s)
 
 
 def ensure_server(
@@ -74,32 +76,45 @@ def ensure_server(
     threads: int = 2,
     log=lambda m: print(m, file=sys.stderr, flush=True),
 ) -> LocalServer:  # type: ignore[no-untyped-def]
-    """Reuse this home's healthy server, or replace a stale one with a fresh child."""
-    url_file, pid_file = home.root / "llm.url", home.root / "llm.pid"
+    """Reuse this home's healthy model server, or replace a stale one with a fresh child."""
+    return ensure_child_server(
+        home,
+        name="llm",
+        module=LLM_MODULE,
+        args=["--model", str(model), "--threads", str(threads)],
+        what="local model server",
+        log=log,
+    )
+
+
+def ensure_child_server(
+    home: Home,
+    *,
+    name: str,
+    module: str,
+    args: list[str],
+    what: str,
+    log=lambda m: print(m, file=sys.stderr, flush=True),
+) -> LocalServer:  # type: ignore[no-untyped-def]
+    """One server per home, run as `python -m MODULE --port P ARGS`: its URL in
+    `<home>/NAME.url`, its pid in `<home>/NAME.pid`, its log in `<home>/logs/NAME-server.log`.
+    A healthy one is reused; a stale one (dead, or not answering) is replaced."""
+    url_file, pid_file = home.root / f"{name}.url", home.root / f"{name}.pid"
     if url_file.exists() and pid_file.exists():
         url, pid = url_file.read_text().strip(), int(pid_file.read_text().strip() or 0)
-        if pid and _alive(pid) and healthy(url):
-            return LocalServer(url, pid, started=False)
-        log(f"replacing a stale local model server (pid {pid})")
+        if pid and _alive(pid, module) and healthy(url):
+            return LocalServer(url, pid, started=False, module=module)
+        log(f"replacing a stale {what} (pid {pid})")
         if pid:
-            stop_pid(pid)
+            stop_pid(pid, module=module)
     url_file.unlink(missing_ok=True)
     port = free_port()
     logs = home.root / "logs"
     logs.mkdir(exist_ok=True)
-    with (logs / "llm-server.log").open("ab") as log_file:
+    log_path = logs / f"{name}-server.log"
+    with log_path.open("ab") as log_file:
         child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "resources.llm.local_server",
-                "--model",
-                str(model),
-                "--port",
-                str(port),
-                "--threads",
-                str(threads),
-            ],
+            [sys.executable, "-m", module, "--port", str(port), *args],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=log_file,
@@ -111,18 +126,16 @@ def ensure_server(
     try:
         while not healthy(url):
             if child.poll() is not None or time.monotonic() > deadline:
-                raise LocalServerError(
-                    f"the local model server did not start; see {logs}/llm-server.log"
-                )
+                raise LocalServerError(f"the {what} did not start; see {log_path}")
             time.sleep(0.25)
-    except BaseException:  # Ctrl-C included: never leave a 2 GB server behind
-        stop_pid(child.pid)
+    except BaseException:  # Ctrl-C included: never leave a server of gigabytes behind
+        stop_pid(child.pid, module=module)
         child.wait()
         pid_file.unlink(missing_ok=True)
         raise
     url_file.write_text(url)
-    log(f"local model server ready at {url} (pid {child.pid}, log {logs}/llm-server.log)")
-    return LocalServer(url, child.pid, started=True, process=child)
+    log(f"{what} ready at {url} (pid {child.pid}, log {log_path})")
+    return LocalServer(url, child.pid, started=True, process=child, module=module)
 
 
 def serve(model: Path, port: int, threads: int) -> None:

@@ -152,11 +152,70 @@ def script_review(body: dict[str, Any]) -> dict[str, Any]:
     return {"verdict": "revise", "reasons": ["unanswered"], "feedback": "Write a reply."}
 
 
+RECORDS = re.compile(r"<<<UNTRUSTED_RECORDS\n(.*?)\nUNTRUSTED_RECORDS>>>", re.S)
+RECORD = re.compile(r"^(\d+)\. \[\S* (\w+)\] (.*)$")
+_TOPICS = (
+    ("contact_channel", ("email", "e-mail", "phone", "call", "whatsapp", "slack", "sms")),
+    ("meeting_time", ("morning", "afternoon", "evening", "monday", "friday", "meeting")),
+    ("language", ("english", "german", "french", "spanish", "portuguese", "language")),
+    ("invoicing", ("invoice", "receipt", "vat", "purchase order")),
+    ("billing", ("charge", "payment", "card", "refund", "bank")),
+    ("account", ("login", "log in", "password", "account", "admin")),
+    ("delivery", ("deliver", "launch", "shipping")),
+)
+_PREFERS = re.compile(r"\b(prefer|please always|please only|from now on|rather)\b", re.I)
+_PROMISE = re.compile(r"\b(I will|I'll|we will|we'll)\b", re.I)
+_COMPANY = re.compile(r"\b(our team|our company|all of us|everyone at)\b", re.I)
+
+
+def _topic(sentence: str) -> str:
+    lowered = sentence.lower()
+    return next((t for t, words in _TOPICS if any(w in lowered for w in words)), "other")
+
+
+def script_archivist(body: dict[str, Any]) -> dict[str, Any]:
+    """Facts by rule from the numbered records: their preferences and questions, our
+    promises. Deterministic, so re-runs and their tests see the same facts."""
+    users = [str(m.get("content", "")) for m in body.get("messages", []) if m["role"] == "user"]
+    found = RECORDS.search(users[-1] if users else "")
+    facts: list[dict[str, Any]] = []
+    for line in found.group(1).splitlines() if found else []:
+        record = RECORD.match(line)
+        if record is None:
+            continue
+        number, kind, text = int(record.group(1)), record.group(2), record.group(3)
+        text = re.sub(r"^They wrote \(subject: [^)]*\):\s*", "", text)
+        for sentence in re.split(r"(?<=[.!?])\s+", text):
+            sentence = sentence.strip()[:200]
+            if kind == "item" and _PREFERS.search(sentence):
+                fact_kind = "preference"
+            elif kind == "item" and sentence.endswith("?"):
+                fact_kind = "open_question"
+            elif kind == "outcome" and _PROMISE.search(sentence):
+                fact_kind = "commitment"
+            else:
+                continue
+            about = "company" if _COMPANY.search(sentence) else "contact"
+            facts.append(
+                {
+                    "kind": fact_kind,
+                    "topic": _topic(sentence),
+                    "about": about,
+                    "statement": sentence,
+                    "source": number,
+                }
+            )
+    return {"facts": facts[:8]}
+
+
 DEFAULT_SCRIPTS: dict[str, Script] = {
     "triage": script_triage,
     "reply_draft": script_reply,
 }
-DEFAULT_REQUEST_SCRIPTS: dict[str, RequestScript] = {"review": script_review}
+DEFAULT_REQUEST_SCRIPTS: dict[str, RequestScript] = {
+    "review": script_review,
+    "archivist": script_archivist,
+}
 
 
 def completion(body: dict[str, Any], content: str) -> dict[str, Any]:

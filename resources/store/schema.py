@@ -208,3 +208,32 @@ deals = sa.Table(
     sa.Column("created_at", sa.String, nullable=False),
     sa.Column("updated_at", sa.String, nullable=False),
 )
+
+# Memory rows an agent's prompt carried for an item, chosen at its first processing and reused
+# on every re-run (ids and table versions only: the text stays in memory, erasable there).
+memory_context = sa.Table(
+    "memory_context",
+    metadata,
+    sa.Column("item_id", sa.String, primary_key=True),
+    sa.Column("agent", sa.String, primary_key=True),
+    sa.Column("row_ids", sa.JSON, nullable=False),
+    sa.Column("versions", sa.JSON, nullable=False),
+    sa.Column("tokens", sa.Integer, nullable=False),
+    sa.Column("budget", sa.Integer, nullable=False),
+    sa.Column("embedder", sa.String),
+    sa.Column("cutoff", sa.String, nullable=False),
+    sa.Column("run_id", sa.String),
+    sa.Column("at", sa.String, nullable=False),
+)
+
+# Episodic rows the archivist has consolidated into facts (its cursor; a crash re-reads them,
+# and consolidation is idempotent).
+memory_archived = sa.Table(
+    "memory_archived",
+    metadata,
+    sa.Column("row_id", sa.String, primary_key=True),
+    sa.Column("contact", sa.String),
+    sa.Column("run_id", sa.String),
+    sa.Column("facts", sa.Integer, nullable=False),
+    sa.Column("at", sa.String, nullable=False),
+)

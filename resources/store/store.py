@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from resources.llm.hashing import canonical_json, text_hash
 from resources.store import schema as t
 from resources.store.engine import make_engine, migrate
+from resources.store.memory_records import MemoryRecords
 from resources.store.states import (
     ALL_STATES,
     BATCH_PENDING,
@@ -46,7 +47,7 @@ class BudgetExhausted(Exception):
     """The day's budget cannot cover the worst case of the next call; nothing was spent."""
 
 
-class Store:
+class Store(MemoryRecords):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
@@ -475,6 +476,7 @@ class Store:
                 ("work_items", t.work_items, t.work_items.c.id.in_(item_ids)),
             ):
                 counts[name] = conn.execute(table.delete().where(condition)).rowcount
+            counts.update(self.forget_memory_records(conn, item_ids, email))
             # What was erased, never what it said: counts only, no address, no text.
             self._audit(conn, None, "privacy", "erased", {"items": len(item_ids), **counts})
         if self.engine.dialect.name == "sqlite" and self.engine.url.database:
@@ -642,6 +644,15 @@ class Store:
                 t.budget_reservations.update()
                 .where(t.budget_reservations.c.id == reservation_id)
                 .values(status="released")
+            )
+
+    def settle(self, reservation_id: int, actual_usd: float) -> None:
+        """Settle a reservation that has no ledger row (a paid embeddings request)."""
+        with self.tx() as conn:
+            conn.execute(
+                t.budget_reservations.update()
+                .where(t.budget_reservations.c.id == reservation_id)
+                .values(status="settled", actual_usd=actual_usd)
             )
 
     def record_call(self, reservation_id: int, call: Row) -> None:

@@ -32,7 +32,8 @@ def _processes_of(home: Path) -> list[int]:
 
 def test_run_serves_the_ui_and_ctrl_c_twice_stops_everything(tmp_path) -> None:
     home, port = tmp_path / "home", free_port()
-    env = {**os.environ, "OPSBENCH_HOME": str(home)}
+    # The embedded MiniLM for memory: its embedding server is one more child to stop.
+    env = {**os.environ, "OPSBENCH_HOME": str(home), "OPSBENCH_EMBEDDER": "local"}
     parent = subprocess.Popen(
         [*OPSBENCH, "run", "--llm", "scripted", "--port", str(port)],
         env=env,
@@ -47,7 +48,9 @@ def test_run_serves_the_ui_and_ctrl_c_twice_stops_everything(tmp_path) -> None:
         while not (home / ".seeded").exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert (home / ".seeded").exists()  # a new home gets the sample inbox
-        assert len(_processes_of(home)) >= 3  # the CLI, the daemon, the webserver (+ servers)
+        assert (home / "embed.url").exists()
+        # The CLI, the daemon, the webserver and the embedding server.
+        assert len(_processes_of(home)) >= 4
     finally:
         os.killpg(parent.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
         time.sleep(0.5)

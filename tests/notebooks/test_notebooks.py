@@ -28,6 +28,11 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory):
         return done.stdout
 
     opsbench("demo", "--inbox", str(SAMPLES), "--llm", "scripted")
+    # A second mail from a sender we answered: drafted with memory, and a preference for the
+    # archivist to keep (the memory notebook traces it).
+    opsbench(
+        "demo", "--inbox", str(REPO / "tests" / "data" / "memory_followup"), "--llm", "scripted"
+    )
     # The owner's decisions give the failures notebook cases to show: one edit, one rejection.
     held = [r["id"] for r in json.loads(opsbench("approvals", "--json"))]
     assert len(held) >= 2, held

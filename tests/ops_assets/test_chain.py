@@ -6,7 +6,7 @@ import dagster as dg
 from support import batch_assets, outcome_assets
 
 from ops_assets.defs.reply_draft.compose import reply_recipient
-from resources.memory import EpisodicMemory
+from resources.memory import EPISODIC, Memory
 
 
 def test_samples_flow_to_delivered_and_no_action(bench) -> None:
@@ -48,9 +48,12 @@ def test_samples_flow_to_delivered_and_no_action(bench) -> None:
         assert "Subject: Re: " in text and f"To: {reply_recipient(item)}" in text
         assert "Northwind Studio" in text  # signature from the persona
 
-    memory = EpisodicMemory(bench.home.memory).rows()
+    memory = Memory(bench.home.memory).rows(EPISODIC)
     assert {r["item_id"] for r in memory} == set(i["id"] for i in items.values())
-    assert all(r["run_id"] and r["batch"] for r in memory)
+    assert all(r["memory_run_id"] and r["batch"] and r["created_at"] for r in memory)
+    # Whatever a model wrote carries the run, prompt version and model that wrote it.
+    for row in (r for r in memory if r["kind"] == "decision"):
+        assert row["run_id"] and row["prompt_version"].startswith("triage-") and row["model"]
 
 
 def test_materialization_metadata_has_counts_not_text(bench) -> None:

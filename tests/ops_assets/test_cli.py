@@ -155,12 +155,15 @@ def test_audit_tells_one_items_whole_story(tmp_path) -> None:
     records = json.loads(opsbench("items", "--home", str(home), "--json").stdout)
     delivered = next(r for r in records if r["state"] == "delivered")
     story = json.loads(opsbench("audit", delivered["id"], "--home", str(home), "--json").stdout)
-    assert [c["asset"] for c in story["model_calls"]] == ["triage", "reply_draft", "review"]
+    # The archivist's call read this item's memory (it is erased with the item, too).
+    assets = ["triage", "reply_draft", "review", "archivist"]
+    assert [c["asset"] for c in story["model_calls"]] == assets
     assert story["failures"] == []
+    assert {m["agent"] for m in story["memory_context"]} == {"reply_draft", "review"}
     assert all(c["prompt_version"] and c["model"] and c["tokens_in"] for c in story["model_calls"])
     assert story["cost_usd"] == pytest.approx(sum(c["cost_usd"] for c in story["model_calls"]))
     assert [d["state"] for d in story["deliveries"]] == ["confirmed"]
-    assert {r["job"] for r in story["runs"]} == {"process_batch"}
+    assert {r["job"] for r in story["runs"]} == {"process_batch", "consolidate_memory"}
     assert story["audit"][0]["event"] == "registered"
     assert story["audit"][-1]["detail"]["to"] == "delivered"
     assert opsbench("audit", "itm_nope", "--home", str(home)).returncode == 1
@@ -216,3 +219,38 @@ def test_export_and_erase_a_contact(tmp_path) -> None:
     assert json.loads(erased.stdout)["still_found"] == []
     again = json.loads(opsbench("export", "--contact", contact, "--home", str(home)).stdout)
     assert again["items"] == [] and again["memory"] == []
+
+
+def test_memory_verbs_search_list_and_settle_a_contradiction(tmp_path) -> None:
+    home, data = str(tmp_path / "h"), SAMPLES.parent.parent / "tests" / "data"
+    for inbox in (SAMPLES, data / "memory_followup", data / "memory_contradiction"):
+        done = opsbench("demo", "--inbox", str(inbox), "--home", home, "--llm", "scripted")
+        assert done.returncode == 0, done.stderr
+    tomas = "tomas@ortegaphysio.example"
+
+    def memory(*args: str) -> subprocess.CompletedProcess[str]:
+        return opsbench("memory", *args, "--home", home, "--json")
+
+    facts = json.loads(memory("facts", "--contact", tomas).stdout)
+    assert {f["contact"] for f in facts} == {tomas}
+    assert {f["kind"] for f in facts} >= {"preference", "open_question", "commitment"}
+    hits = json.loads(memory("search", "price list treatments", "--contact", tomas).stdout)
+    assert hits and {h["contact"] for h in hits} == {tomas}
+    assert all("vector" not in h for h in hits)
+
+    (conflict,) = json.loads(memory("conflicts").stdout)
+    assert "email only" in conflict["fact"]["text"] and "phone" in conflict["contradicts"]["text"]
+    status = json.loads(opsbench("status", "--home", home, "--json").stdout)
+    assert status["memory"]["contested_facts"] == 1
+    settled = memory("resolve", conflict["fact"]["fact_id"], "--keep", "new")
+    assert settled.returncode == 0, settled.stderr
+    assert json.loads(memory("conflicts").stdout) == []
+    again = memory("resolve", conflict["fact"]["fact_id"], "--keep", "new")
+    assert again.returncode == 1 and "not contested" in again.stderr
+
+    # The drafts that carried memory are reproduced from the ledger: nothing is paid again.
+    done = opsbench(
+        "reprocess", "--agent", "reply_draft", "--home", home, "--llm", "scripted", "--json"
+    )
+    summary = json.loads(done.stdout)
+    assert summary["model_calls"] == 0 and summary["changed"] == 0

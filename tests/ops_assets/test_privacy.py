@@ -1,15 +1,36 @@
 """The right to be forgotten: export shows everything known about a contact; erase removes it
-from memory (old table versions included), the store (payloads, ledger prompts and answers,
-outputs, failures, CRM), outbox copies and intake originals, and compacts the SQLite files —
-afterwards no file under the home holds the address or the message text."""
+from memory (facts, episodes and every old table version), the store (payloads, ledger prompts
+and answers, outputs, failures, CRM, memory contexts), outbox copies, intake originals and
+captured logs, and compacts the SQLite files — afterwards neither search, nor an old table
+version, nor any file under the home holds the address or the message text."""
+
+import json
 
 from support import batch_assets, outcome_assets, permissive_policy
 
+from ops_assets.defs.archivist.assets import memory_facts
 from ops_assets.privacy import erase, export, find
-from resources.memory import EpisodicMemory
+from resources.memory import EPISODIC, FACTS, Memory
+from resources.memory.embeddings import HashingEmbedder
 
 PRIYA = "priya@harbourbakery.example"
-HER_TEXT = b"can't get into the admin area of the bakery"  # her mail's body, lower-cased
+HER_TEXT = b"can't get into the admin area of the bakery"  # her first mail's body, lower-cased
+HER_FOLLOW_UP = "From now on I prefer a phone call when the admin area breaks again."
+
+
+def _her_second_mail(bench, tmp_path):
+    mail = tmp_path / "priya-again.json"
+    mail.write_text(
+        json.dumps(
+            {
+                "from": f"Priya Shah <{PRIYA}>",
+                "subject": "Admin area broken again",
+                "body": f"Hi Alex, the admin area of the bakery is down again. {HER_FOLLOW_UP}",
+                "message_id": "<again-1@harbourbakery.example>",
+            }
+        )
+    )
+    return bench.intake([mail])
 
 
 def test_export_then_erase_leaves_no_trace_under_the_home(bench, monkeypatch, tmp_path) -> None:
@@ -17,26 +38,52 @@ def test_export_then_erase_leaves_no_trace_under_the_home(bench, monkeypatch, tm
     key = bench.intake()
     bench.materialize(batch_assets(), key)
     bench.materialize(outcome_assets())
-    bench.materialize(batch_assets(), key)  # a re-run: more table versions, more cache uses
+    bench.materialize([memory_facts])
+    second = _her_second_mail(bench, tmp_path)
+    bench.materialize(batch_assets(), second)  # drafted with what memory knows of her
     bench.materialize(outcome_assets())
+    bench.materialize([memory_facts])
+    bench.materialize(batch_assets(), key)  # a re-run: more table versions, more cache uses
     others = {i["id"] for i in bench.store.items() if i["sender"] != PRIYA}
 
     known = export(bench.home, bench.store, PRIYA)
-    (story,) = known["items"]
+    assert len(known["items"]) == 2 and known["memory"] and known["facts"]
+    assert any(s["memory_context"] and s["memory_context"][0]["row_ids"] for s in known["items"])
+    story = known["items"][0]
     assert story["item"]["sender"] == PRIYA and story["deliveries"] and story["model_calls"]
-    assert known["memory"] and known["crm"]["contacts"]
+    assert known["crm"]["contacts"]
+    memory = Memory(bench.home.memory, HashingEmbedder)
+    old = memory.versions(EPISODIC)[0]["version"]
+    assert any(r["contact"] == PRIYA for r in memory.as_of(EPISODIC, old + 1))
+    # A captured log that quotes her (no code of ours logs text, but a library might).
+    step_log = bench.home.dagster / "storage" / "run-x" / "compute_logs" / "step.err"
+    step_log.parent.mkdir(parents=True)
+    step_log.write_text(f"warning: could not parse {PRIYA}\n")
+    (bench.home.root / "logs").mkdir(exist_ok=True)
+    (bench.home.root / "logs" / "daemon.log").write_text(f"sensor saw {PRIYA}\n")
     assert find(bench.home, [PRIYA.encode()])  # before: everywhere
 
     report = erase(bench.home, bench.store, PRIYA)
-    assert report["items"] == 1 and report["still_found"] == []
-    assert report["store_rows"]["model_calls"] >= 2 and report["memory_rows"] >= 1
-    assert find(bench.home, [PRIYA.encode(), HER_TEXT]) == []
+    assert report["items"] == 2 and report["still_found"] == []
+    assert report["store_rows"]["model_calls"] >= 2 and report["memory"]["facts"] >= 1
+    assert report["store_rows"]["memory_context"] >= 2
+    needles = [PRIYA.encode(), HER_TEXT, HER_FOLLOW_UP.lower().encode()]
+    assert find(bench.home, needles) == []
+    assert not step_log.exists() and any(bench.home.dagster.rglob("*.db"))
 
-    memory = EpisodicMemory(bench.home.memory)
-    assert story["item"]["id"] not in {r["item_id"] for r in memory.search("admin area bakery")}
-    assert all(r["contact"] != PRIYA for r in memory.rows())
+    # Search finds nothing of hers; no version left holds her rows.
+    for table in (EPISODIC, FACTS):
+        hits = memory.search(table, "admin area bakery phone call", limit=50)
+        assert all(r["contact"] != PRIYA for r in hits)
+        for version in memory.versions(table):
+            rows = memory.as_of(table, version["version"])
+            assert all(r["contact"] != PRIYA for r in rows)
+            assert not any(HER_FOLLOW_UP in r["text"] for r in rows)
+    assert bench.store.memory_contexts([story["item"]["id"]]) == []
     # Everyone else is untouched, and the audit log says what happened without saying what.
     assert {i["id"] for i in bench.store.items()} == others
+    assert {r["item_id"] for r in memory.rows(EPISODIC)} == others
     (record,) = bench.store.audit_for_event("erased")
-    assert record["detail"]["items"] == 1 and PRIYA not in str(record)
-    assert export(bench.home, bench.store, PRIYA)["items"] == []
+    assert record["detail"]["items"] == 2 and PRIYA not in str(record)
+    again = export(bench.home, bench.store, PRIYA)
+    assert again["items"] == [] and again["memory"] == [] and again["facts"] == []

@@ -8,7 +8,7 @@ from typing import Any
 
 import dagster as dg
 
-from ops_assets.agent_run import final_draft, reviewed_draft
+from ops_assets.agent_run import final_draft, holder_is_gone, reviewed_draft
 from ops_assets.defs.delivery import ledger
 from ops_assets.defs.reply_draft.compose import compose_reply
 from ops_assets.observability.alerts import write_alert
@@ -61,13 +61,8 @@ def delivery(
         },
     )
 
-    def is_dead(owner: str) -> bool:
-        run = context.instance.get_run_by_id(owner)
-        return run is None or run.is_finished
-
-    # One drain at a time: two overlapping runs must never both act on one item. A holder
-    # whose run has finished (or died and was marked failed) no longer holds the lock.
-    if not st.acquire_lock("delivery", run_id, is_dead):
+    # One drain at a time: two overlapping runs must never both act on one item.
+    if not st.acquire_lock("delivery", run_id, holder_is_gone(context)):
         context.log.info("another delivery run is draining; this one leaves it to that run")
         return dg.MaterializeResult(
             metadata={"delivered": 0, "skipped": "lock held"}, check_results=[check]

@@ -1,3 +1,3 @@
 """Episodic memory in LanceDB."""
 
-SCOPES = frozenset({"memory"})
+SCOPES = frozenset({"memory:write"})

@@ -1,50 +1,47 @@
-"""The episodic_memory asset: one LanceDB row per item and resting outcome, with provenance."""
+"""The episodic_memory asset: every resting item's message, decision, outcome and the owner's
+corrections as embedded, searchable rows with provenance."""
 
 import dagster as dg
 
-from ops_assets.agent_run import NOT_FOR_AGENTS, final_draft
-from resources.memory import MemoryResource
+from ops_assets.defs.memory.episodes import episodes
+from ops_assets.governance.scopes import require_scope
+from resources.memory import EPISODIC, MemoryResource
+from resources.settings import SettingsResource
+from resources.store import RESTING
 from resources.store.resource import StoreResource
-
-MAX_TEXT = 2000
 
 
 @dg.asset(group_name="memory", kinds={"lancedb"}, deps=["delivery"])
 def episodic_memory(
-    context: dg.AssetExecutionContext, store: StoreResource, memory: MemoryResource
+    context: dg.AssetExecutionContext,
+    settings: SettingsResource,
+    store: StoreResource,
+    memory: MemoryResource,
 ) -> dg.MaterializeResult:
-    """Every item's outcome as a searchable episode (item, batch, run, asset, prompt, model)."""
+    """Every item's story as searchable episodes (item, run, asset, prompt, model, time)."""
     st = store.get()
+    require_scope(st, "memory", "memory:write", settings.policy().scopes)
+    mem = memory.get(st)
     pending = st.unremembered()
-    rows = []
-    for item in pending:
-        source = None
-        if item["state"] not in NOT_FOR_AGENTS:
-            source = final_draft(st, item["id"]) or st.get_output(item["id"], "triage")
-        summary = ((st.get_output(item["id"], "triage") or {}).get("output") or {}).get(
-            "summary", ""
-        )
-        rows.append(
-            {
-                "row_id": f"{item['id']}:{item['state']}",
-                "item_id": item["id"],
-                "batch": item["batch"] or "",
-                "run_id": context.run.run_id,
-                "asset": source["asset"] if source else "intake",
-                "prompt_version": (source or {}).get("prompt_version") or "",
-                "model": (source or {}).get("model") or "",
-                "contact": item["sender"] or "",
-                "kind": "outcome",
-                "state": item["state"],
-                "reason_code": item["reason_code"] or "",
-                "category": item["category"] or "",
-                "text": f"{item['subject'] or ''}\n{summary}\n{(item['body'] or '')[:MAX_TEXT]}",
-                "created_at": item["updated_at"],
-            }
-        )
-    written = memory.episodic().upsert(rows)
+    if mem.legacy(EPISODIC):
+        # Written before memory had vectors: rebuilt whole from the store (derived data).
+        mem.drop(EPISODIC)
+        pending = st.items(states=RESTING)
+    rows = [row for item in pending for row in episodes(st, item, context.run.run_id)]
+    written = mem.write(EPISODIC, rows)
+    # Marked only after the write: a crash in between re-writes the same rows (same ids).
     for item in pending:
         st.update_fields(item["id"], remembered_state=item["state"])
+    kinds: dict[str, int] = {}
+    for row in rows:
+        kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
     return dg.MaterializeResult(
-        metadata={"rows": written, "item_ids": dg.MetadataValue.json([i["id"] for i in pending])}
+        metadata={
+            "rows": written,
+            "rows_by_kind": dg.MetadataValue.json(kinds),
+            "table_rows": mem.count(EPISODIC),
+            "table_version": mem.version(EPISODIC) or 0,
+            "embedding_model": mem.embedding(EPISODIC).get("embedding_model", ""),
+            "item_ids": dg.MetadataValue.json([i["id"] for i in pending]),
+        }
     )

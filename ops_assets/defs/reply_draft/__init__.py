@@ -1,3 +1,3 @@
 """Reply drafting in the owner's voice, checked row by row."""
 
-SCOPES = frozenset({"model"})
+SCOPES = frozenset({"model", "memory:read"})

@@ -16,6 +16,7 @@ from ops_assets.agent_run import (
     valid_output,
 )
 from ops_assets.config import Config
+from ops_assets.context import contexts_for, memory_metadata
 from ops_assets.defs.reply_draft import expectations, prompt
 from ops_assets.defs.reply_draft.compose import reply_recipient, reply_subject, strip_sign_off
 from ops_assets.defs.reply_draft.contract import ReplyDraft
@@ -29,6 +30,7 @@ from ops_assets.quality.batch_checks import (
 from ops_assets.quality.suites import validate
 from resources.llm.client import CallRequest
 from resources.llm.resource import LLMResource
+from resources.memory import MemoryResource
 from resources.settings import SettingsResource
 from resources.store.resource import StoreResource
 
@@ -54,8 +56,10 @@ def reply_draft(
     settings: SettingsResource,
     store: StoreResource,
     llm: LLMResource,
+    memory: MemoryResource,
 ) -> dg.MaterializeResult:
-    """A reply in the owner's voice for each item routed to reply_draft, validated row by row."""
+    """A reply in the owner's voice for each item routed to reply_draft, validated row by row,
+    with what memory holds about the sender (bounded, recorded per item)."""
     config, st, batch = settings.config(), store.get(), context.partition_key
     items = [
         i
@@ -68,11 +72,12 @@ def reply_draft(
     items = [i for i in items if triages[i["id"]] is not None]
 
     client = llm.client(st, run_id=context.run.run_id, asset="reply_draft")
+    remembered = contexts_for(st, memory.get(st), items, "reply_draft", settings, context)
     requests = [
         CallRequest(
             "reply_draft",
             i["id"],
-            prompt.messages(i, triages[i["id"]] or {}, config),
+            prompt.messages(i, triages[i["id"]] or {}, config, memory=remembered[i["id"]].render()),
             ReplyDraft,
             prompt.VERSION,
         )
@@ -147,6 +152,7 @@ def reply_draft(
         failures=failures,
         item_ids=[i["id"] for i in items],
     )
+    metadata.update(memory_metadata(remembered))
     checks = [
         suite_check(SUITE_CHECK, suite.only(moved)),
         rate_check(RATE_CHECK, rate, failing_reasons=dg.MetadataValue.json(dict(failures))),

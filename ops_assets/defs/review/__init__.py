@@ -1,3 +1,3 @@
 """Review: a verifier agent scores each draft against a rubric; revisions go back for repair."""
 
-SCOPES = frozenset({"model"})
+SCOPES = frozenset({"model", "memory:read"})

@@ -17,6 +17,7 @@ from ops_assets.agent_run import (
     rest_after_failure,
     valid_output,
 )
+from ops_assets.context import contexts_for, memory_metadata, recorded_context
 from ops_assets.defs.reply_draft import expectations as draft_rules
 from ops_assets.defs.reply_draft import prompt as draft_prompt
 from ops_assets.defs.reply_draft.compose import strip_sign_off
@@ -25,7 +26,7 @@ from ops_assets.defs.review import expectations, prompt
 from ops_assets.defs.review.contract import Review
 from ops_assets.governance.gate import gate
 from ops_assets.partitions import batches
-from ops_assets.prompting import combined_version
+from ops_assets.prompting import NOTHING_ON_RECORD, combined_version
 from ops_assets.quality import failures as failure_log
 from ops_assets.quality.batch_checks import (
     check_specs,
@@ -36,6 +37,7 @@ from ops_assets.quality.batch_checks import (
 from ops_assets.quality.suites import SuiteOutcome, validate
 from resources.llm.client import CallRequest, CallResult
 from resources.llm.resource import LLMResource
+from resources.memory import MemoryResource
 from resources.settings import SettingsResource
 from resources.store import Store
 from resources.store.resource import StoreResource
@@ -64,6 +66,10 @@ class Case:
     """None while open; then "pass", or the reason code it rests with."""
     error: CallResult | None = None
     """A call that got no answer (model down, budget, kill switch): the item is deferred."""
+    known: str = NOTHING_ON_RECORD
+    """What memory the reviewer sees (its own recorded context)."""
+    drafted_with: str = NOTHING_ON_RECORD
+    """What memory the drafter saw: a repair continues that conversation."""
 
     @property
     def open(self) -> bool:
@@ -90,6 +96,7 @@ def review(
     settings: SettingsResource,
     store: StoreResource,
     llm: LLMResource,
+    memory: MemoryResource,
 ) -> dg.MaterializeResult:
     """Pass, revise (repair with feedback, then review again) or hand to the owner."""
     config, st, batch = settings.config(), store.get(), context.partition_key
@@ -103,6 +110,12 @@ def review(
             cases.append(Case(item, triage, draft_row, body))
 
     client = llm.client(st, run_id=context.run.run_id, asset="review")
+    mem = memory.get(st)
+    known = contexts_for(st, mem, [c.item for c in cases], "review", settings, context)
+    for case in cases:
+        case.known = known[case.item["id"]].render()
+        drafted = recorded_context(st, mem, case.item["id"], "reply_draft")
+        case.drafted_with = drafted.render() if drafted else NOTHING_ON_RECORD
     to_review, to_repair = list(cases), list[Case]()
     suite_outcomes: list[SuiteOutcome] = []
     while to_review or to_repair:
@@ -181,6 +194,7 @@ def review(
         item_ids=[c.item["id"] for c in cases],
     )
     metadata["repair_prompt_version"] = draft_prompt.REPAIR_VERSION
+    metadata.update(memory_metadata(known))
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
 
@@ -197,7 +211,7 @@ def _review_round(
         CallRequest(
             "review",
             c.item["id"],
-            prompt.messages(c.item, c.triage, c.body, config),
+            prompt.messages(c.item, c.triage, c.body, config, memory=c.known),
             Review,
             prompt.VERSION,
         )
@@ -265,7 +279,9 @@ def _repair_round(
         CallRequest(
             "reply_draft",
             c.item["id"],
-            draft_prompt.repair_messages(c.item, c.triage, config, c.body, c.feedback),
+            draft_prompt.repair_messages(
+                c.item, c.triage, config, c.body, c.feedback, memory=c.drafted_with
+            ),
             ReplyDraft,
             draft_prompt.REPAIR_VERSION,
         )

@@ -1,0 +1,305 @@
+"""The memory_facts asset: the archivist reads episodic rows it has not consolidated yet, one
+call per contact (and chunk), and turns what they state into facts — deduplicated, with
+contradictions held for the owner, each fact linked to the rows it came from."""
+
+from collections import Counter, defaultdict
+from typing import Any
+
+import dagster as dg
+
+from ops_assets.agent_run import RETRYABLE, batch_metadata, holder_is_gone
+from ops_assets.defs.archivist import expectations, prompt
+from ops_assets.defs.archivist.consolidate import (
+    Consolidation,
+    consolidate,
+    duplicate_rate,
+    fact_id,
+)
+from ops_assets.defs.archivist.contract import Extraction
+from ops_assets.governance.scopes import require_scope
+from ops_assets.quality import failures as failure_log
+from ops_assets.quality.batch_checks import suite_check
+from ops_assets.quality.suites import SuiteOutcome, validate
+from resources.llm.client import CallRequest, CallResult
+from resources.llm.resource import LLMResource
+from resources.memory import EPISODIC, FACTS, Memory, MemoryResource, quote
+from resources.settings import SettingsResource
+from resources.store import Store, now_iso
+from resources.store.resource import StoreResource
+
+SUITE_CHECK = "memory_facts_suite"
+DUPLICATES_CHECK = "facts_are_not_duplicated"
+CONTRADICTIONS_CHECK = "no_unreviewed_contradictions"
+# What carries facts: their own words, what we replied, and the owner's corrections.
+INFORMATIVE = ("item", "correction")
+
+
+@dg.asset(
+    group_name="memory",
+    kinds={"lancedb", "openai"},
+    deps=["episodic_memory"],
+    code_version=prompt.VERSION,
+    check_specs=[
+        dg.AssetCheckSpec(
+            SUITE_CHECK,
+            asset="memory_facts",
+            description="Every drafted fact "
+            "passes the suite (source exists, no secret, no planted instruction)",
+        ),
+        dg.AssetCheckSpec(
+            DUPLICATES_CHECK,
+            asset="memory_facts",
+            description="Share of active "
+            "facts that repeat another is at most memory.max_duplicate_rate",
+        ),
+        dg.AssetCheckSpec(
+            CONTRADICTIONS_CHECK,
+            asset="memory_facts",
+            description="No fact contradicting a known one waits for the owner (opsbench memory)",
+        ),
+    ],
+)
+def memory_facts(
+    context: dg.AssetExecutionContext,
+    settings: SettingsResource,
+    store: StoreResource,
+    llm: LLMResource,
+    memory: MemoryResource,
+) -> dg.MaterializeResult:
+    """Consolidated facts per contact and company, from new episodic rows (the archivist)."""
+    st, config, run_id = store.get(), settings.config(), context.run.run_id
+    require_scope(st, "archivist", "memory:write", settings.policy().scopes)
+    mem = memory.get(st)
+
+    if not st.acquire_lock("archivist", run_id, holder_is_gone(context)):
+        context.log.info("another archivist run is consolidating; this one leaves it to that")
+        return dg.MaterializeResult(metadata={"skipped": "lock held"})
+    try:
+        chunks = _chunks(mem, st, config.memory.archivist_max_rows)
+        client = llm.client(st, run_id=run_id, asset="archivist")
+        requests = [
+            CallRequest(
+                "archivist",
+                rows[0]["item_id"],  # erasing the contact erases this call with their items
+                prompt.messages(contact, rows[0]["company"], rows, config),
+                Extraction,
+                prompt.VERSION,
+            )
+            for contact, rows in chunks
+        ]
+        results = client.run(requests)
+        outcome, suite = Consolidation(), SuiteOutcome(expectations.SUITE, 0)
+        failures: Counter[str] = Counter()
+        for (contact, rows), request, result in zip(chunks, requests, results, strict=True):
+            if result.error_code in RETRYABLE:
+                continue  # no answer: the rows wait for the next run
+            drafts = _drafts(st, mem, rows, request, result, suite, failures, run_id)
+            known = mem.rows(FACTS, _live_facts_of(contact, rows[0]["company"]), vectors=True)
+            before = dict(outcome.rows)
+            consolidate(
+                drafts, known, similarity=config.memory.duplicate_similarity, outcome=outcome
+            )
+            changed = [r for f, r in outcome.rows.items() if before.get(f) is not r]
+            mem.write(FACTS, changed)
+            for row in changed:
+                if row["status"] == "contested" and row["fact_id"] not in before:
+                    st.audit(
+                        None,
+                        "archivist",
+                        "fact_contested",
+                        {"fact": row["fact_id"], "contradicts": row["contradicts"]},
+                    )
+            # Marked after the facts are written: a crash in between consolidates them again,
+            # which changes nothing (same request from the ledger, same fact ids).
+            st.mark_archived(
+                {
+                    "row_id": r["row_id"],
+                    "contact": contact,
+                    "run_id": run_id,
+                    "facts": sum(1 for d in drafts if r["row_id"] in d["source_rows"]),
+                    "at": now_iso(),
+                }
+                for r in rows
+            )
+        maintenance = mem.maintain(keep_days=config.memory.keep_versions_days)
+    finally:
+        st.release_lock("archivist", run_id)
+    return _result(mem, config, results, chunks, outcome, suite, failures, client, maintenance)
+
+
+def _chunks(mem: Memory, st: Store, size: int) -> list[tuple[str, list[dict[str, Any]]]]:
+    """New rows worth reading, per contact, oldest first, at most `size` per call; the rest
+    (outcomes other than a reply) are marked read at once: they state no facts."""
+    done = st.archived_row_ids()
+    fresh = [r for r in mem.rows(EPISODIC) if r["row_id"] not in done and r["contact"]]
+    quiet = [r for r in fresh if not _informative(r)]
+    st.mark_archived(
+        {
+            "row_id": r["row_id"],
+            "contact": r["contact"],
+            "run_id": None,
+            "facts": 0,
+            "at": now_iso(),
+        }
+        for r in quiet
+    )
+    by_contact: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in sorted((r for r in fresh if _informative(r)), key=lambda r: r["created_at"]):
+        by_contact[row["contact"]].append(row)
+    return [
+        (contact, rows[start : start + size])
+        for contact, rows in sorted(by_contact.items())
+        for start in range(0, len(rows), size)
+    ]
+
+
+def _informative(row: dict[str, Any]) -> bool:
+    if row["state"] == "no_action":
+        return False  # spam, bulk mail, auto-replies: nothing worth remembering as fact
+    return row["kind"] in INFORMATIVE or (row["kind"] == "outcome" and row["state"] == "delivered")
+
+
+def _live_facts_of(contact: str, company: str) -> str:
+    about = f"contact = {quote(contact)}"
+    if company:
+        about += f" OR (scope = 'company' AND company = {quote(company)})"
+    return f"status IN ('active', 'contested') AND ({about})"
+
+
+def _drafts(
+    st: Store,
+    mem: Memory,
+    rows: list[dict[str, Any]],
+    request: CallRequest,
+    result: CallResult,
+    suite: SuiteOutcome,
+    failures: Counter[str],
+    run_id: str,
+) -> list[dict[str, Any]]:
+    """The answer's facts that pass the suite, as fact rows with vectors and provenance; an
+    unusable answer or fact joins the failures dataset."""
+    if not isinstance(result.output, Extraction):
+        failures[result.error_code or "schema_invalid"] += 1
+        _failure(st, rows[0], request, result, failure_log.SCHEMA_ERROR, result.error_code, None)
+        return []
+    facts = [f.model_dump() for f in result.output.facts]
+    ids = [f"{rows[0]['row_id']}#{n}" for n in range(len(facts))]
+    checked = validate(
+        expectations.SUITE,
+        [expectations.row(i, f, len(rows)) for i, f in zip(ids, facts, strict=True)],
+        expectations.rules(),
+    )
+    suite.rows += checked.rows
+    for key, reasons in checked.failing.items():
+        suite.failing[key] = reasons
+        for reason in reasons:
+            suite.unexpected[reason] = suite.unexpected.get(reason, 0) + 1
+    drafts = []
+    for key, fact in zip(ids, facts, strict=True):
+        broken = checked.first_reason(key)
+        if broken:
+            failures[broken] += 1
+            _failure(st, rows[0], request, result, failure_log.CHECK_FAILURE, broken, fact)
+            continue
+        source = rows[fact["source"] - 1]
+        scope = "company" if fact["about"] == "company" and source["company"] else "contact"
+        now = now_iso()
+        draft = {
+            "contact": source["contact"],
+            "company": source["company"],
+            "scope": scope,
+            "kind": fact["kind"],
+            "topic": fact["topic"],
+            "text": " ".join(fact["statement"].split()),
+            "source_rows": [source["row_id"]],
+            "source_items": [source["item_id"]],
+            "run_id": run_id,
+            "asset": "memory_facts",
+            "prompt_version": request.prompt_version,
+            "model": result.model,
+            "created_at": now,
+            "updated_at": now,
+        }
+        draft["fact_id"] = fact_id(draft)
+        drafts.append(draft)
+    for draft, vector in zip(drafts, mem.embedder.embed([d["text"] for d in drafts]), strict=True):
+        draft["vector"] = vector
+    return drafts
+
+
+def _failure(
+    st: Store,
+    row: dict[str, Any],
+    request: CallRequest,
+    result: CallResult,
+    kind: str,
+    reason: str | None,
+    output: dict[str, Any] | None,
+) -> None:
+    st.record_failure(
+        item_id=row["item_id"],
+        agent="archivist",
+        kind=kind,
+        reason=reason or "schema_invalid",
+        prompt_version=request.prompt_version,
+        model=result.model,
+        run_id=None,
+        input=request.messages,
+        output=output,
+    )
+
+
+def _result(
+    mem: Memory,
+    config: Any,
+    results: list[CallResult],
+    chunks: list[tuple[str, list[dict[str, Any]]]],
+    outcome: Consolidation,
+    suite: SuiteOutcome,
+    failures: Counter[str],
+    client: Any,
+    maintenance: dict[str, Any],
+) -> dg.MaterializeResult:
+    facts = mem.rows(FACTS)
+    active, repeats = duplicate_rate(facts)
+    rate = repeats / active if active else 0.0
+    contested = sorted(f["fact_id"] for f in facts if f["status"] == "contested")
+    metadata = batch_metadata(
+        results,
+        rows=sum(len(rows) for _, rows in chunks),
+        prompt_version=prompt.VERSION,
+        model=client.endpoint.model,
+        failures=failures,
+        item_ids=sorted({r["item_id"] for _, rows in chunks for r in rows}),
+    )
+    metadata.update(
+        {
+            "contacts": len({c for c, _ in chunks}),
+            "facts_new": len(outcome.new),
+            "facts_merged": len(outcome.merged),
+            "facts_contested": len(outcome.contested),
+            "fact_ids": dg.MetadataValue.json(sorted(outcome.new + outcome.contested)),
+            "facts_total": len(facts),
+            "tables": dg.MetadataValue.json(maintenance),
+        }
+    )
+    checks = [
+        suite_check(SUITE_CHECK, suite),
+        dg.AssetCheckResult(
+            check_name=DUPLICATES_CHECK,
+            passed=rate <= config.memory.max_duplicate_rate,
+            metadata={
+                "active_facts": active,
+                "duplicates": repeats,
+                "duplicate_rate": dg.MetadataValue.float(round(rate, 4)),
+                "max_duplicate_rate": dg.MetadataValue.float(config.memory.max_duplicate_rate),
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name=CONTRADICTIONS_CHECK,
+            passed=not contested,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"contested": len(contested), "fact_ids": dg.MetadataValue.json(contested)},
+        ),
+    ]
+    return dg.MaterializeResult(metadata=metadata, check_results=checks)

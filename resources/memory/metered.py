@@ -1,0 +1,73 @@
+"""A paid embeddings endpoint under the budgets: its worst case is reserved before each
+request, like a model call's (invariant 5). Embedders on this machine cost nothing."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from resources.llm.hashing import text_hash
+from resources.memory.embeddings import Embedder, EmbeddingError, EndpointEmbedder
+from resources.store import BudgetExhausted, Store
+
+WORKFLOW = "memory"
+
+
+@dataclass
+class MeteredEmbedder:
+    inner: EndpointEmbedder
+    store: Store
+    usd_per_million: float
+    daily_usd: float
+    workflow_usd: float | None
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        if self.store.kill_switch_on():
+            raise EmbeddingError("the kill switch is on: no paid embeddings")
+        # Every token is at least one UTF-8 byte: the bytes bound the tokens from above.
+        tokens = sum(len(t.encode("utf-8")) + 8 for t in texts)
+        worst = tokens * self.usd_per_million / 1_000_000
+        key = "embeddings:" + text_hash("\n".join(texts))
+        try:
+            reservation = self.store.reserve(
+                key,
+                worst,
+                self.daily_usd,
+                workflow=WORKFLOW,
+                workflow_budget_usd=self.workflow_usd,
+            )
+        except BudgetExhausted as exc:
+            raise EmbeddingError(f"embeddings not made: {exc}") from exc
+        try:
+            vectors = self.inner.embed(texts)
+        except BaseException:
+            self.store.release(reservation)
+            raise
+        self.store.settle(reservation, worst)  # the endpoint's own count is not trusted
+        return vectors
+
+
+def metered(embedder: Embedder, store: Store | None, config: Any, policy: Any) -> Embedder:
+    if not isinstance(embedder, EndpointEmbedder) or embedder.on_this_machine:
+        return embedder
+    price = config.llm.prices.get(embedder.model)
+    if price is None:
+        raise EmbeddingError(
+            f"no price for embedding model {embedder.model!r}: add llm.prices."
+            f"{embedder.model} (USD per million tokens) so the budgets can hold"
+        )
+    if store is None:
+        raise EmbeddingError("a paid embeddings endpoint needs the store for its budget")
+    return MeteredEmbedder(
+        embedder,
+        store,
+        price.input,
+        policy.budgets.daily_usd,
+        policy.budgets.per_workflow_usd.get(WORKFLOW),
+    )
