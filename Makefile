@@ -10,10 +10,10 @@ export HF_HUB_OFFLINE := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run demo test test-fast lint typecheck check benchmark clean
+.PHONY: help venv run demo test test-fast lint typecheck check benchmark benchmark-memory clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH" >&2; exit 1; }
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP) ## create or update the virtualenv (.venv) from constraints.txt
 
-run: $(STAMP) ## the live workbench (UI + daemon on the local model; arrives with the next issue)
+run: $(STAMP) ## the live workbench: UI + daemon, local model and embedding servers
 	$(BIN)/opsbench run
 
 demo: $(STAMP) ## headless run over samples/inbox on the scripted model; prints the summary
@@ -48,6 +48,10 @@ check: lint typecheck ## everything a commit should pass besides the tests
 
 benchmark: $(STAMP) ## throughput benchmark (run on purpose, not in CI)
 	$(BIN)/python benchmarks/throughput.py
+
+benchmark-memory: $(STAMP) ## memory retrieval at 100k and 1M rows (about 40 min; not in CI)
+	$(BIN)/python benchmarks/memory_retrieval.py --rows 100000
+	$(BIN)/python benchmarks/memory_retrieval.py --rows 1000000
 
 clean: ## remove the virtualenv and the default home
 	rm -rf $(VENV) .opsbench

@@ -122,3 +122,35 @@ def test_the_cli_exits_1_on_a_regression_and_0_without(tmp_path) -> None:
 
     missing = opsbench("prompts", "test", "triage", "--llm", "scripted", "--prompt", "nope.txt")
     assert missing.returncode == 2 and "cannot read candidate prompt" in missing.stderr
+
+
+def test_a_case_drafted_with_memory_replays_from_the_ledger(bench, model, tmp_path, monkeypatch):
+    from support import json_mail, outcome_assets
+
+    from ops_assets.governance.controls import reject
+    from resources.memory import Memory
+
+    policy = tmp_path / "hold-all.yaml"
+    policy.write_text("actions:\n  send_reply:\n    default: needs_approval\n    rules: []\n")
+    monkeypatch.setenv("OPSBENCH_POLICY", str(policy))
+    ann = "Ann Lee <ann@annstudio.example>"
+    first = bench.intake([json_mail(tmp_path, "a1", ann, "Booking form", "It breaks. Help?")])
+    bench.materialize(batch_assets(), first)
+    bench.materialize(outcome_assets())
+    second = bench.intake([json_mail(tmp_path, "a2", ann, "Booking form", "Still broken?")])
+    bench.materialize(batch_assets(), second)
+    (item,) = bench.store.items(batch=second)
+    assert bench.store.memory_context(item["id"], "reply_draft")["row_ids"]  # drafted with it
+    reject(bench.store, item["id"], reason="the owner will call")  # a case for the dataset
+
+    current = regression.current_prompt("reply_draft")
+    client = bench.resources["llm"].client(bench.store, run_id=None, asset="reply_draft")
+    asked = model.calls
+    memory = Memory(bench.home.memory)
+    report = regression.run("reply_draft", current, bench.store, load_config(), client, memory)
+    assert item["id"] in [c.case_id for c in regression.cases("reply_draft", bench.store, memory)]
+    assert report.regressions == {} and report.not_run == {}
+    golden = len(
+        [c for c in regression.cases("reply_draft", bench.store) if c.case_id.startswith("golden:")]
+    )
+    assert model.calls - asked == golden  # only the golden cases were never asked before
