@@ -32,6 +32,7 @@ def output_row(
     output: dict[str, Any] | None,
     input_hash: str,
     failure: str | None,
+    memory_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
     return {
         "item_id": result.item_id if result else None,
@@ -50,6 +51,7 @@ def output_row(
         "tokens_out": result.tokens_out if result else 0,
         "cost_usd": result.cost_usd if result else 0.0,
         "cached": result.cached if result else False,
+        "memory_ids": list(memory_ids),
     }
 
 
@@ -151,9 +153,10 @@ def keep_answer(
     *,
     batch: str,
     run_id: str,
+    memory_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Keep an answer's output row with its provenance and, when it failed (its contract or a
-    suite rule), record the failure with what the agent saw."""
+    """Keep an answer's output row with its provenance (the memory it saw included) and, when
+    it failed (its contract or a suite rule), record the failure with what the agent saw."""
     row = output_row(
         asset=request.agent,
         batch=batch,
@@ -163,6 +166,7 @@ def keep_answer(
         output=output,
         input_hash=messages_hash(request.messages),
         failure=failure,
+        memory_ids=memory_ids,
     )
     keep_output(store, item, row)
     if failure:
@@ -174,11 +178,19 @@ def keep_answer(
 
 
 def holder_is_gone(context: dg.AssetExecutionContext) -> Callable[[str], bool]:
-    """For a store lock held by a run id: the holder's run has finished (or died and was
-    marked failed), so it no longer holds the lock."""
+    return lock_holder_gone(context.instance)
+
+
+def lock_holder_gone(instance: dg.DagsterInstance) -> Callable[[str], bool]:
+    """For a store lock: is its holder gone? A run id holds it until its run has finished (or
+    died and was marked failed); an operator's process (`erase-<pid>-...`) while it lives."""
+    from resources.processes import pid_alive
 
     def gone(owner: str) -> bool:
-        run = context.instance.get_run_by_id(owner)
+        if owner.startswith("erase-"):
+            pid = owner.split("-")[1]
+            return not (pid.isdigit() and pid_alive(int(pid)))
+        run = instance.get_run_by_id(owner)
         return run is None or run.is_finished
 
     return gone

@@ -5,61 +5,35 @@ memory (and facts about their company), the top `memory.top_k` rows that fit the
 budget, facts first. Chosen once, as of the item's first processing — its own rows and
 anything newer are left out — and recorded (ids and table versions) so every re-run and
 backfill sees exactly the same context and its model calls come from the ledger.
-Who may be seen is decided by code from the sender's address, never by model output.
+Who may be seen is decided by code, never by model output: the sender's own memory, and
+company-wide facts only for domains the operator lists as known (`known_domains`). A reply
+that would go to another address than the sender's (a Reply-To) carries no memory, and
+items flagged as risky (bank details, "send it elsewhere", ...) are never recalled.
 """
 
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ops_assets.addresses import company_of
+from ops_assets.defs.reply_draft.compose import reply_recipient
 from ops_assets.governance.scopes import ScopeRefused, require_scope
 from ops_assets.prompting import CLOSE, NOTHING_ON_RECORD, OPEN
 from resources.memory import EPISODIC, FACTS, EmbeddingError, Memory, quote
 from resources.store import Store, now_iso
 
-# Mail providers whose domain says nothing about a company: no company-wide facts there.
-FREEMAIL = frozenset(
-    [
-        "gmail.com",
-        "googlemail.com",
-        "outlook.com",
-        "hotmail.com",
-        "live.com",
-        "msn.com",
-        "yahoo.com",
-        "ymail.com",
-        "icloud.com",
-        "me.com",
-        "mac.com",
-        "aol.com",
-        "proton.me",
-        "protonmail.com",
-        "gmx.com",
-        "gmx.net",
-        "gmx.de",
-        "web.de",
-        "mail.com",
-        "zoho.com",
-        "fastmail.com",
-        "yandex.com",
-        "yandex.ru",
-        "hey.com",
-    ]
-)
 MAX_ROW_CHARS = 400
 """One remembered row never takes more than this much of a prompt."""
 OPEN_MEMORY, CLOSE_MEMORY = "<<<MEMORY", "MEMORY>>>"
 
 
-def company_of(address: str) -> str:
-    domain = address.rsplit("@", 1)[-1].lower() if "@" in address else ""
-    return "" if domain in FREEMAIL else domain
-
-
 def estimate_tokens(text: str) -> int:
-    """A budget bound, not a count: English runs about 4 UTF-8 bytes a token; 3 keeps the
-    estimate above what BPE tokenizers report."""
-    return math.ceil(len(text.encode("utf-8")) / 3)
+    """A budget estimate, not a tokenizer: ASCII text runs about 4 characters a token in BPE
+    vocabularies (counted as 3, to stay above); every byte of anything else counts as a
+    token, the worst case of a byte-level tokenizer (emoji, rare scripts)."""
+    data = text.encode("utf-8")
+    ascii_bytes = sum(1 for b in data if b < 128)
+    return math.ceil(ascii_bytes / 3) + (len(data) - ascii_bytes)
 
 
 @dataclass
@@ -94,7 +68,8 @@ def line_for(table: str, row: dict[str, Any]) -> str:
     if len(text) > MAX_ROW_CHARS:
         text = text[: MAX_ROW_CHARS - 3] + "..."
     if table == FACTS:
-        return f"- fact ({row['kind']}, {row['topic']}): {text}"
+        project = f", {row['project']}" if row.get("project") else ""
+        return f"- fact ({row['kind']}, {row['topic']}{project}): {text}"
     return f"- {str(row.get('created_at') or '')[:10]} {row['kind']}: {text}"
 
 
@@ -108,8 +83,10 @@ def context_for(
     top_k: int,
     run_id: str | None,
     policy_scopes: dict[str, list[str]] | None = None,
+    company_domains: frozenset[str] = frozenset(),
 ) -> Context:
-    """The item's context for this agent: the recorded one, or chosen now and recorded."""
+    """The item's context for this agent: the recorded one, or chosen now and recorded.
+    `company_domains`: where facts about the whole company may be shared among colleagues."""
     stored = st.memory_context(item["id"], agent)
     if stored is not None:
         return _reload(memory, stored, agent)
@@ -123,13 +100,20 @@ def context_for(
     embedder = memory.embedding(EPISODIC).get("embedding_model")
     # An item drafted before memory existed was drafted without it: keep it that way, so a
     # re-run reuses its answer instead of writing a new one.
-    if budget > 0 and st.get_output(item["id"], agent) is None:
+    sender = (item.get("sender") or "").lower()
+    if budget > 0 and sender and reply_recipient(item).lower() != sender:
+        # Memory is about the sender: a reply addressed elsewhere must not carry it.
+        embedder = "withheld"
+        st.audit(item["id"], agent, "memory_withheld", {"reason": "reply_to_other_address"})
+    elif budget > 0 and st.get_output(item["id"], agent) is None:
         try:
-            context.rows = _choose(memory, item, cutoff, budget, top_k)
-        except EmbeddingError as exc:
-            # Work goes on without memory, visibly: recorded so re-runs stay as they were.
+            context.rows = _choose(st, memory, item, cutoff, budget, top_k, company_domains)
+        except Exception as exc:  # memory is an aid: its failure never stops the line
+            # Drafted without memory, visibly, and recorded so re-runs stay as they were.
+            # The error's kind only: messages can carry endpoint URLs with credentials.
             embedder = "unavailable"
-            st.audit(item["id"], agent, "memory_unavailable", {"error": str(exc)[:200]})
+            kind = "embedder_unavailable" if isinstance(exc, EmbeddingError) else "memory_error"
+            st.audit(item["id"], agent, "memory_unavailable", {"reason": kind})
     record = st.save_memory_context(
         {
             "item_id": item["id"],
@@ -147,12 +131,12 @@ def context_for(
     return context if record["row_ids"] == context.refs else _reload(memory, record, agent)
 
 
-def _filters(item: dict[str, Any], cutoff: str) -> dict[str, str]:
+def _filters(item: dict[str, Any], cutoff: str, company_domains: frozenset[str]) -> dict[str, str]:
     contact = quote((item.get("sender") or "").lower())
     company = company_of((item.get("sender") or "").lower())
     own, before = quote(item["id"]), f"created_at < {quote(cutoff)}"
     about = f"contact = {contact}"
-    if company:
+    if company and company in company_domains:
         about = f"({about} OR (scope = 'company' AND company = {quote(company)}))"
     return {
         FACTS: f"status = 'active' AND {about} AND NOT array_has_any(source_items, [{own}]) "
@@ -162,11 +146,17 @@ def _filters(item: dict[str, Any], cutoff: str) -> dict[str, str]:
 
 
 def _choose(
-    memory: Memory, item: dict[str, Any], cutoff: str, budget: int, top_k: int
+    st: Store,
+    memory: Memory,
+    item: dict[str, Any],
+    cutoff: str,
+    budget: int,
+    top_k: int,
+    company_domains: frozenset[str],
 ) -> list[dict[str, Any]]:
     if not item.get("sender"):
         return []
-    filters = _filters(item, cutoff)
+    filters = _filters(item, cutoff, company_domains)
     if not any(memory.count(name, where) for name, where in filters.items()):
         return []  # a first contact: no model to load, nothing to search
     query = f"{item.get('subject') or ''}\n{(item.get('body') or '')[:1000]}"
@@ -174,6 +164,8 @@ def _choose(
     used = 0
     for name in (FACTS, EPISODIC):
         for row in memory.search(name, query, where=filters[name], limit=top_k):
+            if _from_flagged_mail(st, row):
+                continue
             line = line_for(name, row)
             cost = estimate_tokens(line)
             if len(chosen) >= top_k or used + cost > budget:
@@ -182,6 +174,17 @@ def _choose(
             chosen.append({"ref": f"{name}:{row[key]}", "line": line})
             used += cost
     return chosen
+
+
+def _from_flagged_mail(st: Store, row: dict[str, Any]) -> bool:
+    """Rows drawn from mail the rules flagged as risky are never recalled: a hostile mail
+    must not reach later prompts through memory."""
+    items = row.get("source_items") or [row.get("item_id")]
+    for item_id in items:
+        item = st.get_item(item_id) if item_id else None
+        if item is not None and item.get("flags"):
+            return True
+    return False
 
 
 def _reload(memory: Memory, record: dict[str, Any], agent: str) -> Context:
@@ -216,8 +219,8 @@ def contexts_for(
     run: Any,
 ) -> dict[str, Context]:
     """Each item's context for an agent asset, with the budget and scopes from its settings."""
-    config = settings.config().memory
-    scopes = settings.policy().scopes
+    config, policy = settings.config().memory, settings.policy()
+    shared = frozenset(d.lower() for d in policy.known_domains)
     return {
         i["id"]: context_for(
             st,
@@ -227,7 +230,8 @@ def contexts_for(
             budget=config.budgets.get(agent, 0),
             top_k=config.top_k,
             run_id=run.run.run_id,
-            policy_scopes=scopes,
+            policy_scopes=policy.scopes,
+            company_domains=shared,
         )
         for i in items
     }

@@ -4,11 +4,18 @@ payloads, the call ledger's prompts and answers, outbox and sandbox copies, quar
 intake originals, then compact every SQLite file). The audit log keeps one `erased` record
 with counts — what was erased, never what it said."""
 
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ops_assets.agent_run import lock_holder_gone
 from ops_assets.home import Home
-from resources.memory import EPISODIC, FACTS, Memory, quote
+from resources.memory import EPISODIC, FACTS, WRITE_LOCK, Memory, quote
 from resources.store import Store
 
 
@@ -49,48 +56,73 @@ def _listed(ids: list[str]) -> str:
     return ", ".join(quote(i) for i in ids) or "''"
 
 
-def erase(home: Home, store: Store, email: str) -> dict[str, Any]:
+class EraseBlocked(Exception):
+    """A memory run is writing right now; erasing meanwhile could let it write rows back."""
+
+
+def erase(home: Home, store: Store, email: str, *, wait_s: float = 60.0) -> dict[str, Any]:
     items = store.items_of_contact(email)
     ids = [i["id"] for i in items]
     deliveries = [d["id"] for i in ids for d in store.deliveries_for(i)]
-    texts = _needles(email, items)
-    files = _erase_files(home, ids, deliveries, items, texts)
-    memory_rows = Memory(home.memory).forget(contact=email, item_ids=ids)
-    counts = store.erase_items(ids, email)
+    with _memory_lock(home, store, wait_s):
+        forgotten = Memory(home.memory).forget(contact=email, item_ids=ids)
+        texts = _needles(email, items, forgotten.texts)
+        files = _erase_files(home, ids, deliveries, items, texts)
+        # Other items' prompts may have carried their facts (company-wide memory): those
+        # ledger rows quote them, and go too.
+        quoting = [t.decode() for t in texts]
+        counts = store.erase_items(ids, email, quoting=quoting)
     files += _erase_logs(home, texts)
     _compact_dagster(home)
     return {
         "items": len(ids),
         "store_rows": counts,
-        "memory_rows": sum(memory_rows.values()),
-        "memory": memory_rows,
+        "memory_rows": sum(forgotten.removed.values()),
+        "memory": forgotten.removed,
+        "shared_facts_kept": forgotten.kept_shared,
         "files": files,
         "still_found": [str(p.relative_to(home.root)) for p in find(home, texts)],
     }
 
 
-def _needles(email: str, items: list[dict[str, Any]]) -> list[bytes]:
-    """What must be gone afterwards: the address, and a stretch of every message text."""
-    needles = [email.lower().encode()]
+@contextmanager
+def _memory_lock(home: Home, store: Store, wait_s: float) -> Iterator[None]:
+    """Hold the memory writers' lock (episodic_memory and the archivist take it too)."""
+    import dagster as dg
+
+    owner = f"erase-{os.getpid()}-{time.time_ns()}"
+    with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
+        gone = lock_holder_gone(instance)
+        deadline = time.monotonic() + wait_s
+        while not store.acquire_lock(WRITE_LOCK, owner, gone):
+            if time.monotonic() > deadline:
+                raise EraseBlocked(
+                    "a run is writing memory; try again when it has finished (or stop the "
+                    "workbench first)"
+                )
+            time.sleep(0.5)
+    try:
+        yield
+    finally:
+        store.release_lock(WRITE_LOCK, owner)
+
+
+def _needles(email: str, items: list[dict[str, Any]], facts: list[str]) -> list[bytes]:
+    """What must be gone afterwards: the address, stretches of every message text, and the
+    facts drawn only from them (all compared with whitespace collapsed). Not subjects: "Re:
+    Invoice" is anyone's."""
+    texts = [email, *facts]
     for item in items:
         body = " ".join((item.get("body") or "").split())
-        if len(body) >= 24:
-            needles.append(body[:40].lower().encode())
-    return needles
+        texts += [body[:40], body[len(body) // 2 : len(body) // 2 + 40]]
+    needles = {" ".join(t.lower().split()).encode() for t in texts}
+    return sorted(n for n in needles if len(n) >= 16 or n == email.lower().encode())
 
 
 def find(home: Home, needles: list[bytes]) -> list[Path]:
-    """Files under the home that still contain any needle (case-insensitive)."""
-    hits = []
-    for path in home.root.rglob("*"):
-        if path.is_file():
-            try:
-                data = path.read_bytes().lower()
-            except OSError:
-                continue
-            if any(n in data for n in needles):
-                hits.append(path)
-    return hits
+    """Files under the home that still contain any needle (case-insensitive, whitespace and
+    JSON escapes collapsed, in the forms a JSON column stores)."""
+    return find_in(home.root, needles)
 
 
 def _erase_files(
@@ -131,11 +163,30 @@ def _erase_logs(home: Home, needles: list[bytes]) -> int:
 def find_in(folder: Path, needles: list[bytes]) -> list[Path]:
     if not folder.exists():
         return []
-    return [
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and any(n in p.read_bytes().lower() for n in needles)
-    ]
+    forms = {form for n in needles for form in _forms(n)}
+    hits = []
+    for path in folder.rglob("*"):
+        try:
+            data = _collapsed(path.read_bytes()) if path.is_file() else b""
+        except OSError:
+            continue
+        if any(form in data for form in forms):
+            hits.append(path)
+    return hits
+
+
+def _collapsed(data: bytes) -> bytes:
+    return re.sub(rb"(?:\\[nrt]|\s)+", b" ", data.lower())
+
+
+def _forms(needle: bytes) -> set[bytes]:
+    """The needle as stored raw, JSON-escaped once (a prompt) and twice (an answer)."""
+    once = json.dumps(needle.decode())[1:-1]
+    return {
+        _collapsed(needle),
+        _collapsed(once.encode()),
+        _collapsed(json.dumps(once)[1:-1].encode()),
+    }
 
 
 def _compact_dagster(home: Home) -> None:

@@ -140,6 +140,10 @@ def start_embeddings(home: Home) -> "LocalServer | None":
 def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
     from resources.store.resource import store_for
 
+    # Started from a background job or a process manager, SIGINT may come in ignored; Ctrl-C
+    # must still stop everything.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     store = store_for(home.store_url)
     server = None
     if llm == "local":

@@ -201,6 +201,7 @@ def script_archivist(body: dict[str, Any]) -> dict[str, Any]:
                     "kind": fact_kind,
                     "topic": _topic(sentence),
                     "about": about,
+                    "project": "",
                     "statement": sentence,
                     "source": number,
                 }

@@ -8,11 +8,20 @@ double. Nothing here loads a model or lancedb at import time.
 import dagster as dg
 
 from resources.memory.embeddings import Embedder, EmbeddingError, chosen_spec, resolve
-from resources.memory.tables import EPISODIC, FACTS, Memory, quote
+from resources.memory.tables import EPISODIC, FACTS, WRITE_LOCK, Memory, quote
 from resources.settings import SettingsResource
 from resources.store import Store
 
-__all__ = ["EPISODIC", "FACTS", "Embedder", "EmbeddingError", "Memory", "MemoryResource", "quote"]
+__all__ = [
+    "EPISODIC",
+    "FACTS",
+    "WRITE_LOCK",
+    "Embedder",
+    "EmbeddingError",
+    "Memory",
+    "MemoryResource",
+    "quote",
+]
 
 
 class MemoryResource(dg.ConfigurableResource):

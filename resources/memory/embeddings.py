@@ -160,11 +160,21 @@ class EndpointEmbedder:
                 )
                 vectors += [list(d.embedding) for d in sorted(response.data, key=_index)]
         except openai.APIError as exc:
-            raise EmbeddingError(f"embeddings endpoint {self.base_url}: {exc}") from exc
+            raise EmbeddingError(f"embeddings endpoint {redacted(self.base_url)}: {exc}") from exc
         finally:
             client.close()
         self._dim = len(vectors[0])
         return vectors
+
+
+def redacted(url: str) -> str:
+    """A URL without the credentials it may carry (user:key@host)."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def _index(datum: Any) -> int:

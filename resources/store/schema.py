@@ -67,6 +67,9 @@ agent_outputs = sa.Table(
     sa.Column("tokens_out", sa.Integer),
     sa.Column("cost_usd", sa.Float),
     sa.Column("cached", sa.Boolean),
+    # Which memory rows the prompt carried ("episodic:<row_id>", "facts:<fact_id>"): the
+    # provenance of what the agent knew (the full record is in memory_context).
+    sa.Column("memory_ids", sa.JSON),
     sa.Column("created_at", sa.String, nullable=False),
 )
 

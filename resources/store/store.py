@@ -27,6 +27,15 @@ from resources.store.states import (
 Row = dict[str, Any]
 
 
+def _stored_forms(text: str) -> set[str]:
+    """A text as it may sit in a JSON column: itself, JSON-escaped once (a prompt) and twice
+    (a model's JSON answer inside the stored response)."""
+    import json
+
+    once = json.dumps(text.lower())[1:-1]
+    return {text.lower(), once, json.dumps(once)[1:-1]}
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
@@ -455,10 +464,14 @@ class Store(MemoryRecords):
             .order_by(wi.c.created_at)
         )
 
-    def erase_items(self, item_ids: list[str], email: str) -> dict[str, int]:
+    def erase_items(
+        self, item_ids: list[str], email: str, quoting: Sequence[str] = ()
+    ) -> dict[str, int]:
         """Delete everything the store holds about these items and this contact, except the
         append-only audit log (which holds ids and codes, never text), then compact the file
-        so the deleted pages are gone from disk too."""
+        so the deleted pages are gone from disk too. `quoting`: texts of theirs that other
+        items' prompts may have carried (shared memory): those ledger rows and failure
+        records go too, so the contact's words survive nowhere."""
         address = email.lower()
         counts: dict[str, int] = {}
         with self.tx() as conn:
@@ -477,6 +490,7 @@ class Store(MemoryRecords):
             ):
                 counts[name] = conn.execute(table.delete().where(condition)).rowcount
             counts.update(self.forget_memory_records(conn, item_ids, email))
+            counts.update(self._erase_quoting(conn, list(quoting)))
             # What was erased, never what it said: counts only, no address, no text.
             self._audit(conn, None, "privacy", "erased", {"items": len(item_ids), **counts})
         if self.engine.dialect.name == "sqlite" and self.engine.url.database:
@@ -492,6 +506,37 @@ class Store(MemoryRecords):
             finally:
                 raw.close()
         return counts
+
+    def _erase_quoting(self, conn: sa.Connection, needles: list[str]) -> dict[str, int]:
+        if not needles:
+            return {"calls_quoting": 0, "failures_quoting": 0}
+        mc, cu, f = t.model_calls, t.call_uses, t.failures
+
+        def quotes(*columns: Any) -> Any:
+            return sa.or_(
+                *(
+                    sa.func.lower(sa.cast(column, sa.Text)).contains(form, autoescape=True)
+                    for column in columns
+                    for needle in needles
+                    for form in _stored_forms(needle)
+                )
+            )
+
+        hashes = [
+            h
+            for (h,) in conn.execute(
+                sa.select(mc.c.request_hash).where(quotes(mc.c.request, mc.c.response))
+            )
+        ]
+        conn.execute(cu.delete().where(cu.c.request_hash.in_(hashes)))
+        return {
+            "calls_quoting": conn.execute(
+                mc.delete().where(mc.c.request_hash.in_(hashes))
+            ).rowcount,
+            "failures_quoting": conn.execute(
+                f.delete().where(quotes(f.c.input, f.c.output))
+            ).rowcount,
+        }
 
     # ---------------------------------------------------------------- failures dataset
     def record_failure(

@@ -41,6 +41,8 @@ def test_run_serves_the_ui_and_ctrl_c_twice_stops_everything(tmp_path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # Started as a background job is: with SIGINT ignored. Ctrl-C must still work.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         assert wait_http(f"http://127.0.0.1:{port}/server_info", 120, lambda: parent.poll() is None)
@@ -55,7 +57,12 @@ def test_run_serves_the_ui_and_ctrl_c_twice_stops_everything(tmp_path) -> None:
         os.killpg(parent.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
         time.sleep(0.5)
         os.killpg(parent.pid, signal.SIGINT)  # and impatient operators press it twice
-        _, err = parent.communicate(timeout=60)
+        try:
+            _, err = parent.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(parent.pid, signal.SIGKILL)  # leave nothing behind for later tests
+            parent.communicate()
+            raise
     assert "stopping" in err
     deadline = time.monotonic() + 30
     while _processes_of(home) and time.monotonic() < deadline:

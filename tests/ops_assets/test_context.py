@@ -69,10 +69,17 @@ def test_a_fact_reaches_its_contact_and_their_company_only(bench, memory) -> Non
         ],
     )
 
-    def seen(sender: str) -> str:
-        item = _item(f"itm_{sender.split('@')[0]}", sender)
+    def seen(sender: str, shared: frozenset[str] = frozenset({"annstudio.example"})) -> str:
+        item = _item(f"itm_{sender.split('@')[0]}{len(shared)}", sender)
         return context_for(
-            bench.store, memory, item, "reply_draft", budget=600, top_k=8, run_id="r"
+            bench.store,
+            memory,
+            item,
+            "reply_draft",
+            budget=600,
+            top_k=8,
+            run_id="r",
+            company_domains=shared,
         ).render()
 
     ann, bob = seen("ann@annstudio.example"), seen("bob@bobshop.example")
@@ -80,6 +87,8 @@ def test_a_fact_reaches_its_contact_and_their_company_only(bench, memory) -> Non
     assert "invoices by post" in bob and "phone call" not in bob and "English" not in bob
     colleague = seen("dora@annstudio.example")  # same company: the company fact, not Ann's
     assert "English only" in colleague and "phone call" not in colleague
+    # Only where the operator lists the company as known: a domain is not proof of one.
+    assert "English only" not in seen("dora@annstudio.example", frozenset())
     # A free-mail domain is nobody's company.
     assert "August" in seen("carl@gmail.com") and "August" not in seen("eve@gmail.com")
     assert seen("stranger@elsewhere.example") == "(nothing on record)"
@@ -218,6 +227,9 @@ def test_reply_draft_carries_the_fact_and_reruns_make_no_call(bench, monkeypatch
     assert "phone call" not in json.dumps({k: str(v.value) for k, v in meta.items()})
     recorded = bench.store.memory_context(ann_id, "reply_draft")
     assert recorded["row_ids"] == used[ann_id] and recorded["tokens"] <= 600
+    # ... and with the output it shaped: the draft's row and the review's.
+    assert bench.store.get_output(ann_id, "reply_draft")["memory_ids"] == used[ann_id]
+    assert bench.store.get_output(ann_id, "review")["memory_ids"]
 
     # More memory arrives (Ann writes again), then the batch is re-run: same context, and
     # every answer comes from the ledger.
@@ -264,3 +276,80 @@ def test_embedder_down_drafts_without_memory_visibly(bench, monkeypatch, tmp_pat
     assert item["state"] == "approved"  # drafted, reviewed, passed the gate
     assert bench.store.memory_context(item["id"], "reply_draft")["embedder"] == "unavailable"
     assert bench.store.audit_for_event("memory_unavailable")
+
+
+def test_a_reply_addressed_elsewhere_carries_no_memory(bench, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("OPSBENCH_POLICY", str(permissive_policy(tmp_path / "p.yaml")))
+    vera = "vera.victim@gmail.com"
+    mail = tmp_path / "mail"
+    first = bench.intake([json_mail(mail, "v1", vera, "My order", "Deliver to 12 Zebra Lane.")])
+    bench.materialize(batch_assets(), first)
+    bench.materialize(outcome_assets())
+    # Same From, but a Reply-To elsewhere on the same free-mail domain: anyone at all.
+    hostile = tmp_path / "hostile.eml"
+    hostile.write_bytes(
+        b"From: Vera <vera.victim@gmail.com>\r\nReply-To: mallory.attacker@gmail.com\r\n"
+        b"To: hello@northwind.example\r\nSubject: My order\r\nMessage-ID: <h1@gmail.com>\r\n"
+        b"\r\nWhere is my order going? Please help.\r\n"
+    )
+    key = bench.intake([hostile])
+    bench.materialize(batch_assets(), key)
+    bench.materialize(outcome_assets())
+    (item,) = bench.store.items(batch=key)
+    (sent,) = bench.store.deliveries_for(item["id"])
+    assert sent["destination"] == vera  # a free-mail Reply-To is anyone's: not followed
+    assert not bench.store.audit_for_event("memory_withheld")  # her memory, to her
+
+    # Within a company's own domain a Reply-To is followed, and then memory stays out.
+    from ops_assets.context import context_for
+
+    colleague = {**_item("itm_x", "ann@annstudio.example"), "reply_to": "dora@annstudio.example"}
+    memory = Memory(bench.home.memory, HashingEmbedder)
+    context = context_for(
+        bench.store, memory, colleague, "reply_draft", budget=600, top_k=8, run_id="r"
+    )
+    assert context.rows == [] and bench.store.audit_for_event("memory_withheld")
+
+
+def test_broken_memory_never_stops_drafting(bench, monkeypatch, tmp_path) -> None:
+    """A table LanceDB cannot search (here: one from before vectors) means drafts without
+    memory, audited, never items stuck in flight."""
+    import lancedb
+
+    monkeypatch.setenv("OPSBENCH_POLICY", str(permissive_policy(tmp_path / "p.yaml")))
+    lancedb.connect(str(bench.home.memory)).create_table(
+        EPISODIC,
+        data=[
+            {
+                "row_id": "old:item",
+                "item_id": "old",
+                "contact": "ann@annstudio.example",
+                "text": "x",
+            }
+        ],
+    )
+    key = bench.intake([json_mail(tmp_path / "m", "a1", ANN, "Hi", "Help me, please?")])
+    assert bench.materialize(batch_assets(), key).success
+    (item,) = bench.store.items(batch=key)
+    assert item["state"] == "approved"
+    audits = bench.store.audit_for_event("memory_unavailable")  # the drafter's, the reviewer's
+    assert [a["detail"] for a in audits] == [{"reason": "memory_error"}] * 2
+
+
+def test_an_embedder_error_leaves_no_credential_behind(bench, monkeypatch, tmp_path) -> None:
+    from support import assert_no_canary
+
+    from resources.llm.local_server import free_port
+
+    canary = "sk-canary-embedder-" + "e" * 24
+    monkeypatch.setenv("OPSBENCH_POLICY", str(permissive_policy(tmp_path / "p.yaml")))
+    mail = tmp_path / "mail"
+    bench.materialize(batch_assets(), bench.intake([json_mail(mail, "a1", ANN, "Hi", "Help?")]))
+    bench.materialize(outcome_assets())
+    monkeypatch.setenv("OPSBENCH_EMBEDDER", f"http://opsbench:{canary}@127.0.0.1:{free_port()}/v1")
+    monkeypatch.setenv("OPSBENCH_EMBEDDING_MODEL", "hashing-384")
+    key = bench.intake([json_mail(mail, "a2", ANN, "Hi again", "Help, please?")])
+    assert bench.materialize(batch_assets(), key).success
+    assert bench.store.audit_for_event("memory_unavailable")
+    assert canary not in json.dumps(bench.store.audit_for_event("memory_unavailable"))
+    assert_no_canary(bench.home.root, canary)

@@ -87,3 +87,72 @@ def test_export_then_erase_leaves_no_trace_under_the_home(bench, monkeypatch, tm
     assert record["detail"]["items"] == 2 and PRIYA not in str(record)
     again = export(bench.home, bench.store, PRIYA)
     assert again["items"] == [] and again["memory"] == [] and again["facts"] == []
+
+
+def test_company_memory_is_erased_from_colleagues_prompts_and_shared_facts_kept(
+    bench, monkeypatch, tmp_path
+) -> None:
+    """Company-wide facts travel into colleagues' prompts (and so into the call ledger):
+    erasing their author removes those copies too; a fact a colleague also stated stays,
+    under the colleague."""
+    from support import json_mail
+
+    policy = permissive_policy(tmp_path / "p.yaml")
+    policy.write_text("known_domains: [harbourbakery.example]\n" + policy.read_text())
+    monkeypatch.setenv("OPSBENCH_POLICY", str(policy))
+    mail = tmp_path / "mail"
+    secret = "All of us prefer invoices through the Quokkaportal website."
+    shared = "Our team would prefer calls before noon."
+
+    def run(name: str, sender: str, body: str) -> None:
+        key = bench.intake([json_mail(mail, name, sender, f"About {name}", body)])
+        bench.materialize(batch_assets(), key)
+        bench.materialize(outcome_assets())
+        bench.materialize([memory_facts])
+
+    run("p1", f"Priya Shah <{PRIYA}>", f"Hello. {secret} {shared}")
+    run("t1", "Tom Baker <tom@harbourbakery.example>", f"Hi there. {shared}")
+    run("t2", "Tom Baker <tom@harbourbakery.example>", "Could you send the invoice again?")
+    tom = [i for i in bench.store.items() if i["sender"] == "tom@harbourbakery.example"][-1]
+    tom_prompts = json.dumps(
+        [
+            bench.store.get_call(c["request_hash"])["request"]
+            for c in bench.store.calls_for_item(tom["id"])
+        ]
+    )
+    assert "Quokkaportal" in tom_prompts  # her company fact reached his draft
+
+    report = erase(bench.home, bench.store, PRIYA)
+    assert report["still_found"] == [] and report["store_rows"]["calls_quoting"] >= 1
+    assert find(bench.home, [PRIYA.encode(), b"quokkaportal"]) == []
+    facts = Memory(bench.home.memory).rows(FACTS)
+    (kept,) = [f for f in facts if "calls before noon" in f["text"]]
+    assert kept["contact"] == "tom@harbourbakery.example" and report["shared_facts_kept"] == 1
+    toms = {i["id"] for i in bench.store.items()}
+    assert set(kept["source_items"]) <= toms and kept["source_items"]
+    assert {i["sender"] for i in bench.store.items()} == {"tom@harbourbakery.example"}
+
+
+def test_erase_and_memory_writers_never_overlap(bench) -> None:
+    """One memory writer at a time: a write in flight could put back what an erase removed."""
+    import os
+
+    import pytest
+
+    from ops_assets.defs.memory.assets import episodic_memory
+    from ops_assets.privacy import EraseBlocked
+    from resources.memory import WRITE_LOCK
+
+    key = bench.intake()
+    bench.materialize(batch_assets(), key)
+    holder = f"erase-{os.getpid()}-1"  # another erase, alive
+    assert bench.store.acquire_lock(WRITE_LOCK, holder, lambda _h: False)
+    result = bench.materialize([episodic_memory])
+    (mat,) = result.asset_materializations_for_node("episodic_memory")
+    assert mat.metadata["skipped"].value == "memory lock held"
+    assert bench.store.unremembered()  # left for the next run, nothing lost
+    with pytest.raises(EraseBlocked):
+        erase(bench.home, bench.store, PRIYA, wait_s=0.5)
+    bench.store.release_lock(WRITE_LOCK, holder)
+    assert erase(bench.home, bench.store, PRIYA)["items"] == 1
+    assert bench.materialize([episodic_memory]).success and not bench.store.unremembered()

@@ -104,7 +104,7 @@ def test_forget_drops_rows_and_every_older_version(memory) -> None:
     }
     memory.write(FACTS, [fact])
     removed = memory.forget(contact="ann@a.example", item_ids=["a"])
-    assert removed == {EPISODIC: 1, FACTS: 1}
+    assert removed.removed == {EPISODIC: 1, FACTS: 1}
     for table in (EPISODIC, FACTS):
         for version in memory.versions(table):
             assert "ann" not in json.dumps(memory.as_of(table, version["version"]))
@@ -185,3 +185,20 @@ def test_minilm_offline_ranks_by_meaning(tmp_path) -> None:
     (best, *_) = memory.search(EPISODIC, "double payment on my card")
     assert best["row_id"] == "bill:item"
     assert memory.embedding(EPISODIC)["embedding_model"] == "all-MiniLM-L6-v2"
+
+
+def test_maintain_indexes_a_large_table_and_keeps_its_versions(memory, monkeypatch) -> None:
+    from resources.memory import tuning
+
+    monkeypatch.setattr(tuning, "INDEX_MIN_ROWS", 300)
+    rows = [episode(f"r{n}:item", f"c{n % 7}@x.example", f"ticket {n} words") for n in range(320)]
+    memory.write(EPISODIC, rows[:10])
+    first = memory.version(EPISODIC)
+    memory.write(EPISODIC, rows[10:])
+    report = memory.maintain(keep_days=90)
+    assert report[EPISODIC]["vector_index"] and report[EPISODIC]["rows"] == 320
+    indexed = {tuple(i.columns) for i in memory.table(EPISODIC).list_indices()}
+    assert {("vector",), ("contact",), ("text",)} <= indexed
+    assert len(memory.as_of(EPISODIC, first)) == 10  # history kept within keep_days
+    found = memory.search(EPISODIC, "ticket 5 words", where="contact = 'c5@x.example'", limit=3)
+    assert found and all(r["contact"] == "c5@x.example" for r in found)

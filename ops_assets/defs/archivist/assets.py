@@ -22,7 +22,7 @@ from ops_assets.quality.batch_checks import suite_check
 from ops_assets.quality.suites import SuiteOutcome, validate
 from resources.llm.client import CallRequest, CallResult
 from resources.llm.resource import LLMResource
-from resources.memory import EPISODIC, FACTS, Memory, MemoryResource, quote
+from resources.memory import EPISODIC, FACTS, WRITE_LOCK, Memory, MemoryResource, quote
 from resources.settings import SettingsResource
 from resources.store import Store, now_iso
 from resources.store.resource import StoreResource
@@ -71,9 +71,11 @@ def memory_facts(
     require_scope(st, "archivist", "memory:write", settings.policy().scopes)
     mem = memory.get(st)
 
-    if not st.acquire_lock("archivist", run_id, holder_is_gone(context)):
-        context.log.info("another archivist run is consolidating; this one leaves it to that")
-        return dg.MaterializeResult(metadata={"skipped": "lock held"})
+    # One memory writer at a time (episodic_memory, the archivist, an erase).
+    if not st.acquire_lock(WRITE_LOCK, run_id, holder_is_gone(context)):
+        context.log.info("another run (or an erase) is writing memory; this one leaves it")
+        return dg.MaterializeResult(metadata={"skipped": "memory lock held"})
+    shared = frozenset(d.lower() for d in settings.policy().known_domains)
     try:
         chunks = _chunks(mem, st, config.memory.archivist_max_rows)
         client = llm.client(st, run_id=run_id, asset="archivist")
@@ -93,7 +95,7 @@ def memory_facts(
         for (contact, rows), request, result in zip(chunks, requests, results, strict=True):
             if result.error_code in RETRYABLE:
                 continue  # no answer: the rows wait for the next run
-            drafts = _drafts(st, mem, rows, request, result, suite, failures, run_id)
+            drafts = _drafts(st, mem, rows, request, result, suite, failures, run_id, shared)
             known = mem.rows(FACTS, _live_facts_of(contact, rows[0]["company"]), vectors=True)
             before = dict(outcome.rows)
             consolidate(
@@ -123,16 +125,18 @@ def memory_facts(
             )
         maintenance = mem.maintain(keep_days=config.memory.keep_versions_days)
     finally:
-        st.release_lock("archivist", run_id)
+        st.release_lock(WRITE_LOCK, run_id)
     return _result(mem, config, results, chunks, outcome, suite, failures, client, maintenance)
 
 
 def _chunks(mem: Memory, st: Store, size: int) -> list[tuple[str, list[dict[str, Any]]]]:
-    """New rows worth reading, per contact, oldest first, at most `size` per call; the rest
-    (outcomes other than a reply) are marked read at once: they state no facts."""
+    """New rows worth reading, per contact, oldest first, at most `size` per call. The rest
+    are marked read at once: outcomes other than a reply state no facts, and mail the rules
+    flagged as risky (bank details, "send it elsewhere", ...) must not become one."""
     done = st.archived_row_ids()
     fresh = [r for r in mem.rows(EPISODIC) if r["row_id"] not in done and r["contact"]]
-    quiet = [r for r in fresh if not _informative(r)]
+    flagged = {i for i in {r["item_id"] for r in fresh} if (st.get_item(i) or {}).get("flags")}
+    quiet = [r for r in fresh if not _informative(r) or r["item_id"] in flagged]
     st.mark_archived(
         {
             "row_id": r["row_id"],
@@ -144,7 +148,8 @@ def _chunks(mem: Memory, st: Store, size: int) -> list[tuple[str, list[dict[str,
         for r in quiet
     )
     by_contact: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in sorted((r for r in fresh if _informative(r)), key=lambda r: r["created_at"]):
+    readable = (r for r in fresh if _informative(r) and r["item_id"] not in flagged)
+    for row in sorted(readable, key=lambda r: r["created_at"]):
         by_contact[row["contact"]].append(row)
     return [
         (contact, rows[start : start + size])
@@ -175,9 +180,11 @@ def _drafts(
     suite: SuiteOutcome,
     failures: Counter[str],
     run_id: str,
+    shared: frozenset[str],
 ) -> list[dict[str, Any]]:
     """The answer's facts that pass the suite, as fact rows with vectors and provenance; an
-    unusable answer or fact joins the failures dataset."""
+    unusable answer or fact joins the failures dataset. A fact is company-wide only where the
+    operator says companies share knowledge (`known_domains`), whatever the model said."""
     if not isinstance(result.output, Extraction):
         failures[result.error_code or "schema_invalid"] += 1
         _failure(st, rows[0], request, result, failure_log.SCHEMA_ERROR, result.error_code, None)
@@ -202,12 +209,14 @@ def _drafts(
             _failure(st, rows[0], request, result, failure_log.CHECK_FAILURE, broken, fact)
             continue
         source = rows[fact["source"] - 1]
-        scope = "company" if fact["about"] == "company" and source["company"] else "contact"
+        company = source["company"]
+        scope = "company" if fact["about"] == "company" and company in shared else "contact"
         now = now_iso()
         draft = {
             "contact": source["contact"],
             "company": source["company"],
             "scope": scope,
+            "project": " ".join(fact["project"].split()),
             "kind": fact["kind"],
             "topic": fact["topic"],
             "text": " ".join(fact["statement"].split()),

@@ -1,12 +1,15 @@
 """Dedupe and contradiction rules for new facts, decided by code.
 
-A drafted fact is, against the facts already known in its scope (the contact, or their
-company) with the same kind and topic:
-- the same fact (same words, or vectors at least `duplicate_similarity` alike): the known
-  fact gains the new sources — no new row, so re-running consolidation adds nothing;
-- a contradiction (a preference on a named topic that differs from an active one): kept as
-  `contested`, pointing at the fact it contradicts, for the owner to settle
-  (`opsbench memory resolve`); the known fact stays as it is;
+A drafted fact is, against the facts already known in its slot (the contact, or their
+company; the project; the kind and topic):
+- the same fact: the known fact gains the new sources — no new row, so re-running
+  consolidation adds nothing. The same words always; for open questions and unnamed topics
+  also vectors at least `duplicate_similarity` alike;
+- a contradiction: a preference or commitment on a named topic that differs from an active
+  one. Kept as `contested`, pointing at the fact it contradicts, for the owner to settle
+  (`opsbench memory resolve`); the known fact stays as it is. Vectors are not trusted here:
+  "email, never phone" and "phone, never email" embed 0.97 alike, so a paraphrase of a known
+  preference goes to the owner rather than risking a silent merge of opposites;
 - otherwise a new active fact.
 """
 
@@ -18,7 +21,7 @@ from typing import Any
 
 from resources.store import now_iso
 
-CONTRADICTABLE = ("preference",)
+CONTRADICTABLE = ("preference", "commitment")
 LIVE = ("active", "contested")
 
 
@@ -26,10 +29,16 @@ def normalized(statement: str) -> str:
     return " ".join(re.findall(r"\w+", statement.lower()))
 
 
-def slot(fact: dict[str, Any]) -> tuple[str, str, str, str]:
-    """Where a fact lives: its scope's key (the contact, or the company), kind and topic."""
+def slot(fact: dict[str, Any]) -> tuple[str, ...]:
+    """Where a fact lives: its scope's key (the contact, or the company), project, kind and
+    topic."""
     owner = fact["company"] if fact["scope"] == "company" else fact["contact"]
-    return (fact["scope"], owner, fact["kind"], fact["topic"])
+    project = normalized(fact.get("project") or "")
+    return (fact["scope"], owner, project, fact["kind"], fact["topic"])
+
+
+def contradictable(fact: dict[str, Any]) -> bool:
+    return fact["kind"] in CONTRADICTABLE and fact["topic"] != "other"
 
 
 def fact_id(fact: dict[str, Any]) -> str:
@@ -79,9 +88,12 @@ def consolidate(
     pool.update(outcome.rows)
     for draft in drafts:
         same_slot = [f for f in pool.values() if slot(f) == slot(draft)]
-        twin = pool.get(draft["fact_id"]) or next(
-            (f for f in same_slot if cosine(f["vector"], draft["vector"]) >= similarity), None
-        )
+        twin = pool.get(draft["fact_id"])
+        if twin is None and not contradictable(draft):
+            twin = next(
+                (f for f in same_slot if cosine(f["vector"], draft["vector"]) >= similarity),
+                None,
+            )
         if twin is not None:
             merged = _with_sources(twin, draft)
             if merged is not twin:
@@ -90,14 +102,7 @@ def consolidate(
                 outcome.merged.append(twin["fact_id"])
             continue
         rival = next(
-            (
-                f
-                for f in same_slot
-                if f["status"] == "active"
-                and draft["kind"] in CONTRADICTABLE
-                and draft["topic"] != "other"
-            ),
-            None,
+            (f for f in same_slot if f["status"] == "active" and contradictable(draft)), None
         )
         row = {**draft, "status": "contested" if rival else "active"}
         row["contradicts"] = rival["fact_id"] if rival else ""

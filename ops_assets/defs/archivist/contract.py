@@ -31,6 +31,8 @@ class FactDraft(BaseModel):
     """What the fact is about; `other` when no topic fits."""
     about: Literal["contact", "company"]
     """Whether it holds for this person only or for their whole company."""
+    project: str = Field(max_length=60)
+    """The project it concerns, in a few words ("website redesign"), or empty."""
     statement: str = Field(min_length=1, max_length=200)
     """One short sentence in the third person, as stated in the records."""
     source: int = Field(ge=1, le=200)

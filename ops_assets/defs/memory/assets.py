@@ -3,9 +3,10 @@ corrections as embedded, searchable rows with provenance."""
 
 import dagster as dg
 
+from ops_assets.agent_run import holder_is_gone
 from ops_assets.defs.memory.episodes import episodes
 from ops_assets.governance.scopes import require_scope
-from resources.memory import EPISODIC, MemoryResource
+from resources.memory import EPISODIC, WRITE_LOCK, MemoryResource
 from resources.settings import SettingsResource
 from resources.store import RESTING
 from resources.store.resource import StoreResource
@@ -19,19 +20,27 @@ def episodic_memory(
     memory: MemoryResource,
 ) -> dg.MaterializeResult:
     """Every item's story as searchable episodes (item, run, asset, prompt, model, time)."""
-    st = store.get()
+    st, run_id = store.get(), context.run.run_id
     require_scope(st, "memory", "memory:write", settings.policy().scopes)
     mem = memory.get(st)
-    pending = st.unremembered()
-    if mem.legacy(EPISODIC):
-        # Written before memory had vectors: rebuilt whole from the store (derived data).
-        mem.drop(EPISODIC)
-        pending = st.items(states=RESTING)
-    rows = [row for item in pending for row in episodes(st, item, context.run.run_id)]
-    written = mem.write(EPISODIC, rows)
-    # Marked only after the write: a crash in between re-writes the same rows (same ids).
-    for item in pending:
-        st.update_fields(item["id"], remembered_state=item["state"])
+    # One memory writer at a time: an erase must never race a write of the rows it removes.
+    # Skipped rows stay unremembered: the outcomes sensor asks again in its next window.
+    if not st.acquire_lock(WRITE_LOCK, run_id, holder_is_gone(context)):
+        context.log.info("another run (or an erase) is writing memory; this one leaves it")
+        return dg.MaterializeResult(metadata={"rows": 0, "skipped": "memory lock held"})
+    try:
+        pending = st.unremembered()
+        if mem.legacy(EPISODIC):
+            # Written before memory had vectors: rebuilt whole from the store (derived data).
+            mem.drop(EPISODIC)
+            pending = st.items(states=RESTING)
+        rows = [row for item in pending for row in episodes(st, item, run_id)]
+        written = mem.write(EPISODIC, rows)
+        # Marked only after the write: a crash in between re-writes the same rows (same ids).
+        for item in pending:
+            st.update_fields(item["id"], remembered_state=item["state"])
+    finally:
+        st.release_lock(WRITE_LOCK, run_id)
     kinds: dict[str, int] = {}
     for row in rows:
         kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1

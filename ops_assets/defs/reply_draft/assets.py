@@ -106,7 +106,15 @@ def reply_draft(
         output = outputs[item["id"]]
         failure = result.error_code or suite.first_reason(item["id"])
         keep_answer(
-            st, item, request, result, output, failure, batch=batch, run_id=context.run.run_id
+            st,
+            item,
+            request,
+            result,
+            output,
+            failure,
+            batch=batch,
+            run_id=context.run.run_id,
+            memory_ids=remembered[item["id"]].refs,
         )
         if failure:
             failures[failure] += 1

@@ -8,15 +8,17 @@ import re
 from email.message import EmailMessage
 from typing import Any
 
+from ops_assets.addresses import company_of, domain_of
 from ops_assets.config import Identity
 from ops_assets.scheduling import invite_ics, slots_sentence
 
 
 def reply_recipient(item: dict[str, Any]) -> str:
-    """Reply-To is honoured only within the sender's own domain (a classic phishing lever)."""
+    """Reply-To is honoured only within the sender's own organisation's domain (a classic
+    phishing lever); on a free-mail domain that would be anyone, so there it is not."""
     sender = item["sender"]
     reply_to = (item.get("reply_to") or "").lower()
-    if reply_to and reply_to.rsplit("@", 1)[-1] == sender.rsplit("@", 1)[-1]:
+    if reply_to and domain_of(reply_to) == domain_of(sender) and company_of(sender):
         return reply_to
     return sender
 

@@ -68,6 +68,7 @@ class Case:
     """A call that got no answer (model down, budget, kill switch): the item is deferred."""
     known: str = NOTHING_ON_RECORD
     """What memory the reviewer sees (its own recorded context)."""
+    known_ids: list[str] = field(default_factory=list)
     drafted_with: str = NOTHING_ON_RECORD
     """What memory the drafter saw: a repair continues that conversation."""
 
@@ -114,6 +115,7 @@ def review(
     known = contexts_for(st, mem, [c.item for c in cases], "review", settings, context)
     for case in cases:
         case.known = known[case.item["id"]].render()
+        case.known_ids = known[case.item["id"]].refs
         drafted = recorded_context(st, mem, case.item["id"], "reply_draft")
         case.drafted_with = drafted.render() if drafted else NOTHING_ON_RECORD
     to_review, to_repair = list(cases), list[Case]()
@@ -402,6 +404,7 @@ def _keep(st: Store, case: Case, batch: str, run_id: str) -> None:
         output=output,
         input_hash=case.draft_row["output_hash"],
         failure=failure,
+        memory_ids=case.known_ids,
     )
     row.update(
         tokens_in=sum(r.tokens_in for r in case.results),
