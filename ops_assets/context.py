@@ -89,7 +89,11 @@ def context_for(
     `company_domains`: where facts about the whole company may be shared among colleagues."""
     stored = st.memory_context(item["id"], agent)
     if stored is not None:
-        return _reload(memory, stored, agent)
+        try:
+            return _reload(memory, stored, agent)
+        except Exception:  # a table broken since: go on without memory, visibly
+            st.audit(item["id"], agent, "memory_unavailable", {"reason": "memory_error"})
+            return Context(agent, int(stored["budget"]))
     try:
         require_scope(st, agent, "memory:read", policy_scopes)
     except ScopeRefused:
@@ -98,13 +102,13 @@ def context_for(
     cutoff = now_iso()
     versions = {name: memory.version(name) for name in (EPISODIC, FACTS)}
     embedder = memory.embedding(EPISODIC).get("embedding_model")
-    # An item drafted before memory existed was drafted without it: keep it that way, so a
-    # re-run reuses its answer instead of writing a new one.
     sender = (item.get("sender") or "").lower()
     if budget > 0 and sender and reply_recipient(item).lower() != sender:
         # Memory is about the sender: a reply addressed elsewhere must not carry it.
         embedder = "withheld"
         st.audit(item["id"], agent, "memory_withheld", {"reason": "reply_to_other_address"})
+    # An item drafted before memory existed was drafted without it: keep it that way, so a
+    # re-run reuses its answer instead of writing a new one.
     elif budget > 0 and st.get_output(item["id"], agent) is None:
         try:
             context.rows = _choose(st, memory, item, cutoff, budget, top_k, company_domains)

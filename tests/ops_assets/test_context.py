@@ -353,3 +353,20 @@ def test_an_embedder_error_leaves_no_credential_behind(bench, monkeypatch, tmp_p
     assert bench.store.audit_for_event("memory_unavailable")
     assert canary not in json.dumps(bench.store.audit_for_event("memory_unavailable"))
     assert_no_canary(bench.home.root, canary)
+
+
+def test_memory_broken_after_the_choice_never_stops_a_rerun(bench, monkeypatch, tmp_path) -> None:
+    import shutil
+
+    monkeypatch.setenv("OPSBENCH_POLICY", str(permissive_policy(tmp_path / "p.yaml")))
+    mail = tmp_path / "mail"
+    bench.materialize(batch_assets(), bench.intake([json_mail(mail, "a1", ANN, "Hi", "Help?")]))
+    bench.materialize(outcome_assets())
+    key = bench.intake([json_mail(mail, "a2", ANN, "Hi again", "Help, please?")])
+    bench.materialize(batch_assets(), key)
+    (item,) = bench.store.items(batch=key)
+    assert bench.store.memory_context(item["id"], "reply_draft")["row_ids"]
+    for data in bench.home.memory.glob("*.lance/data"):
+        shutil.rmtree(data)  # the files behind the recorded rows are gone
+    assert bench.materialize(batch_assets(), key).success
+    assert bench.store.audit_for_event("memory_unavailable")
