@@ -267,15 +267,20 @@ def test_embedder_down_drafts_without_memory_visibly(bench, monkeypatch, tmp_pat
     mail = tmp_path / "mail"
     bench.materialize(batch_assets(), bench.intake([json_mail(mail, "a1", ANN, "Hi", "Help?")]))
     bench.materialize(outcome_assets())
-    # Memory was written with the hashing double; now its embeddings endpoint is down.
-    monkeypatch.setenv("OPSBENCH_EMBEDDER", f"http://127.0.0.1:{free_port()}/v1")
+    # Memory was written with the hashing double; now its embeddings endpoint is down, and
+    # its URL carries a key that must not land anywhere.
+    canary = "sk-canary-embedder-" + "e" * 24
+    monkeypatch.setenv("OPSBENCH_EMBEDDER", f"http://opsbench:{canary}@127.0.0.1:{free_port()}/v1")
     monkeypatch.setenv("OPSBENCH_EMBEDDING_MODEL", "hashing-384")
     key = bench.intake([json_mail(mail, "a2", ANN, "Hi again", "Help, please?")])
     assert bench.materialize(batch_assets(), key).success
     (item,) = bench.store.items(batch=key)
     assert item["state"] == "approved"  # drafted, reviewed, passed the gate
     assert bench.store.memory_context(item["id"], "reply_draft")["embedder"] == "unavailable"
-    assert bench.store.audit_for_event("memory_unavailable")
+    audits = bench.store.audit_for_event("memory_unavailable")
+    assert audits and all(a["detail"] == {"reason": "embedder_unavailable"} for a in audits)
+    files = [f for f in bench.home.root.rglob("*") if f.is_file()]
+    assert files and not any(canary.encode() in f.read_bytes() for f in files)
 
 
 def test_a_reply_addressed_elsewhere_carries_no_memory(bench, monkeypatch, tmp_path) -> None:
@@ -334,25 +339,6 @@ def test_broken_memory_never_stops_drafting(bench, monkeypatch, tmp_path) -> Non
     assert item["state"] == "approved"
     audits = bench.store.audit_for_event("memory_unavailable")  # the drafter's, the reviewer's
     assert [a["detail"] for a in audits] == [{"reason": "memory_error"}] * 2
-
-
-def test_an_embedder_error_leaves_no_credential_behind(bench, monkeypatch, tmp_path) -> None:
-    from support import assert_no_canary
-
-    from resources.llm.local_server import free_port
-
-    canary = "sk-canary-embedder-" + "e" * 24
-    monkeypatch.setenv("OPSBENCH_POLICY", str(permissive_policy(tmp_path / "p.yaml")))
-    mail = tmp_path / "mail"
-    bench.materialize(batch_assets(), bench.intake([json_mail(mail, "a1", ANN, "Hi", "Help?")]))
-    bench.materialize(outcome_assets())
-    monkeypatch.setenv("OPSBENCH_EMBEDDER", f"http://opsbench:{canary}@127.0.0.1:{free_port()}/v1")
-    monkeypatch.setenv("OPSBENCH_EMBEDDING_MODEL", "hashing-384")
-    key = bench.intake([json_mail(mail, "a2", ANN, "Hi again", "Help, please?")])
-    assert bench.materialize(batch_assets(), key).success
-    assert bench.store.audit_for_event("memory_unavailable")
-    assert canary not in json.dumps(bench.store.audit_for_event("memory_unavailable"))
-    assert_no_canary(bench.home.root, canary)
 
 
 def test_memory_broken_after_the_choice_never_stops_a_rerun(bench, monkeypatch, tmp_path) -> None:
