@@ -87,13 +87,9 @@ def context_for(
 ) -> Context:
     """The item's context for this agent: the recorded one, or chosen now and recorded.
     `company_domains`: where facts about the whole company may be shared among colleagues."""
-    stored = st.memory_context(item["id"], agent)
-    if stored is not None:
-        try:
-            return _reload(memory, stored, agent)
-        except Exception:  # a table broken since: go on without memory, visibly
-            st.audit(item["id"], agent, "memory_unavailable", {"reason": "memory_error"})
-            return Context(agent, int(stored["budget"]))
+    recorded = recorded_context(st, memory, item["id"], agent)
+    if recorded is not None:
+        return recorded
     try:
         require_scope(st, agent, "memory:read", policy_scopes)
     except ScopeRefused:
@@ -209,9 +205,16 @@ def _reload(memory: Memory, record: dict[str, Any], agent: str) -> Context:
 
 
 def recorded_context(st: Store, memory: Memory, item_id: str, agent: str) -> Context | None:
-    """What the item's prompts for this agent carried, if it was ever chosen."""
+    """What the item's prompts for this agent carried, if it was ever chosen. Memory files
+    broken since mean going on without them, visibly (audited), never a failed run."""
     stored = st.memory_context(item_id, agent)
-    return None if stored is None else _reload(memory, stored, agent)
+    if stored is None:
+        return None
+    try:
+        return _reload(memory, stored, agent)
+    except Exception:
+        st.audit(item_id, agent, "memory_unavailable", {"reason": "memory_error"})
+        return Context(agent, int(stored["budget"]))
 
 
 def contexts_for(
