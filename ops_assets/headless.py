@@ -113,9 +113,10 @@ class HeadlessRunner:
     def _archivist_tick(self) -> bool:
         """Consolidate memory once everything else rests; once per state of memory, so an
         archivist that cannot progress (model down) is not retried in a loop."""
+        from resources.memory import Memory
         from sensors.archivist import pending_rows
 
-        waiting = pending_rows(self.resources["memory"], self.resources["store"])  # type: ignore[arg-type]
+        waiting = pending_rows(Memory(self.home.memory), self.store)
         if not waiting:
             return False
         key = f"archivist-{len(self.store.archived_row_ids())}-{waiting}"

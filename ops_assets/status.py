@@ -74,12 +74,13 @@ def status(home: Home, store: Store) -> dict[str, Any]:
 def _memory(home: Home, store: Store) -> dict[str, Any]:
     """Sizes, and contradictions waiting for the owner (`opsbench memory conflicts`)."""
     from resources.memory import EPISODIC, FACTS, Memory
+    from sensors.archivist import pending_rows
 
     memory = Memory(home.memory)
     return {
         "episodic_rows": memory.count(EPISODIC),
         "facts": memory.count(FACTS, "status = 'active'"),
         "contested_facts": memory.count(FACTS, "status = 'contested'"),
-        "unconsolidated_rows": max(0, memory.count(EPISODIC) - len(store.archived_row_ids())),
+        "unconsolidated_rows": pending_rows(memory, store),
         "embedder": memory.embedding(EPISODIC).get("embedding_model"),
     }

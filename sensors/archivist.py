@@ -5,14 +5,14 @@ context for later mail, never for the mail that produced them."""
 import dagster as dg
 
 from ops_assets.defs.jobs import ARCHIVIST_JOB
-from resources.memory import EPISODIC, MemoryResource
+from resources.memory import EPISODIC, Memory, MemoryResource
+from resources.store import Store
 from resources.store.resource import StoreResource
 
 
-def pending_rows(memory: MemoryResource, store: StoreResource) -> int:
+def pending_rows(memory: Memory, st: Store) -> int:
     """Episodic rows the archivist has not read yet (an estimate by count: no model loaded)."""
-    st = store.get()
-    return max(0, memory.get(st).count(EPISODIC) - len(st.archived_row_ids()))
+    return max(0, memory.count(EPISODIC) - len(st.archived_row_ids()))
 
 
 @dg.schedule(
@@ -25,9 +25,10 @@ def archivist_schedule(
     context: dg.ScheduleEvaluationContext, store: StoreResource, memory: MemoryResource
 ) -> dg.RunRequest | dg.SkipReason:
     """One run per hour when memory has rows the archivist has not read."""
-    if store.get().kill_switch_on():
+    st = store.get()
+    if st.kill_switch_on():
         return dg.SkipReason("kill switch is on")
-    waiting = pending_rows(memory, store)
+    waiting = pending_rows(memory.get(st), st)
     if not waiting:
         return dg.SkipReason("no new episodic memory")
     return dg.RunRequest(
