@@ -4,7 +4,6 @@ payloads, the call ledger's prompts and answers, outbox and sandbox copies, quar
 intake originals, then compact every SQLite file). The audit log keeps one `erased` record
 with counts — what was erased, never what it said."""
 
-import json
 import os
 import re
 import time
@@ -15,8 +14,9 @@ from typing import Any
 
 from ops_assets.agent_run import lock_holder_gone
 from ops_assets.home import Home
-from resources.memory import EPISODIC, FACTS, WRITE_LOCK, Memory, quote
+from resources.memory import EPISODIC, FACTS, WRITE_LOCK, Memory, about
 from resources.store import Store
+from resources.store.store import stored_forms
 
 
 def export(home: Home, store: Store, email: str) -> dict[str, Any]:
@@ -24,6 +24,7 @@ def export(home: Home, store: Store, email: str) -> dict[str, Any]:
     items = store.items_of_contact(email)
     ids = [i["id"] for i in items]
     address = email.lower()
+    theirs = about(email, ids)
     return {
         "contact": email,
         "crm": {
@@ -43,17 +44,9 @@ def export(home: Home, store: Store, email: str) -> dict[str, Any]:
             }
             for item in items
         ],
-        "memory": memory.rows(
-            EPISODIC, f"contact = {quote(address)} OR item_id IN ({_listed(ids)})"
-        ),
-        "facts": memory.rows(
-            FACTS, f"contact = {quote(address)} OR array_has_any(source_items, [{_listed(ids)}])"
-        ),
+        "memory": memory.rows(EPISODIC, theirs[EPISODIC]),
+        "facts": memory.rows(FACTS, theirs[FACTS]),
     }
-
-
-def _listed(ids: list[str]) -> str:
-    return ", ".join(quote(i) for i in ids) or "''"
 
 
 class EraseBlocked(Exception):
@@ -180,13 +173,8 @@ def _collapsed(data: bytes) -> bytes:
 
 
 def _forms(needle: bytes) -> set[bytes]:
-    """The needle as stored raw, JSON-escaped once (a prompt) and twice (an answer)."""
-    once = json.dumps(needle.decode())[1:-1]
-    return {
-        _collapsed(needle),
-        _collapsed(once.encode()),
-        _collapsed(json.dumps(once)[1:-1].encode()),
-    }
+    """The needle as the store may hold it (raw, or JSON-escaped), whitespace collapsed."""
+    return {_collapsed(form.encode()) for form in stored_forms(needle.decode())}
 
 
 def _compact_dagster(home: Home) -> None:

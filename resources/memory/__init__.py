@@ -8,7 +8,7 @@ double. Nothing here loads a model or lancedb at import time.
 import dagster as dg
 
 from resources.memory.embeddings import Embedder, EmbeddingError, chosen_spec, resolve
-from resources.memory.tables import EPISODIC, FACTS, WRITE_LOCK, Memory, quote
+from resources.memory.tables import EPISODIC, FACTS, WRITE_LOCK, Memory, about, quote
 from resources.settings import SettingsResource
 from resources.store import Store
 
@@ -20,6 +20,7 @@ __all__ = [
     "EmbeddingError",
     "Memory",
     "MemoryResource",
+    "about",
     "quote",
 ]
 

@@ -70,6 +70,21 @@ def quote(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def quoted_list(values: Sequence[str]) -> str:
+    """Literals for `IN (...)` / `[...]`; never empty (an empty list is a syntax error)."""
+    return ", ".join(quote(v) for v in values) or "''"
+
+
+def about(contact: str, item_ids: Sequence[str]) -> dict[str, str]:
+    """Per table, the filter for everything memory holds about a contact: rows of their
+    address or their items, and facts drawn from any of their items."""
+    address, items = quote(contact.lower()), quoted_list(item_ids)
+    return {
+        EPISODIC: f"contact = {address} OR item_id IN ({items})",
+        FACTS: f"contact = {address} OR array_has_any(source_items, [{items}])",
+    }
+
+
 def _schema(table: str, embedder: Embedder) -> Any:
     import pyarrow as pa
 
@@ -262,7 +277,7 @@ class Memory:
             table = self.table(name)  # that version was dropped (an erase)
         if table is None:
             return []
-        where = f"{KEYS[name]} IN ({', '.join(quote(i) for i in ids)})"
+        where = f"{KEYS[name]} IN ({quoted_list(ids)})"
         found = {
             r[KEYS[name]]: _plain(r) for r in table.search().where(where).limit(None).to_list()
         }
@@ -300,16 +315,11 @@ class Memory:
         older version goes and the text index is rebuilt — or a table left empty is dropped
         whole — so no file under the tables holds them. Rows are deleted by id: Lance keeps
         a delete's predicate in its manifest, and the address must not be in it."""
-        address, erased = contact.lower(), set(item_ids)
-        items = ", ".join(quote(i) for i in item_ids) or "''"
+        address, erased, theirs = contact.lower(), set(item_ids), about(contact, item_ids)
         outcome = Forgotten()
-        episodes = self.rows(EPISODIC, f"contact = {quote(address)} OR item_id IN ({items})")
+        episodes = self.rows(EPISODIC, theirs[EPISODIC])
         outcome.removed[EPISODIC] = self._delete(EPISODIC, [r["row_id"] for r in episodes])
-        facts = self.rows(
-            FACTS,
-            f"contact = {quote(address)} OR array_has_any(source_items, [{items}])",
-            vectors=True,
-        )
+        facts = self.rows(FACTS, theirs[FACTS], vectors=True)
         sources = sorted({r for f in facts for r in f["source_rows"]})
         owner_of = {r["row_id"]: r["contact"] for r in self.by_ids(EPISODIC, sources)}
         kept = []
@@ -338,7 +348,7 @@ class Memory:
         table = self.table(name)
         if table is None or not keys:
             return 0
-        table.delete(f"{KEYS[name]} IN ({', '.join(quote(k) for k in keys)})")
+        table.delete(f"{KEYS[name]} IN ({quoted_list(keys)})")
         return len(keys)
 
     def _drop_history(self, name: str) -> None:

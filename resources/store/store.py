@@ -27,7 +27,7 @@ from resources.store.states import (
 Row = dict[str, Any]
 
 
-def _stored_forms(text: str) -> set[str]:
+def stored_forms(text: str) -> set[str]:
     """A text as it may sit in a JSON column: itself, JSON-escaped once (a prompt) and twice
     (a model's JSON answer inside the stored response)."""
     import json
@@ -518,7 +518,7 @@ class Store(MemoryRecords):
                     sa.func.lower(sa.cast(column, sa.Text)).contains(form, autoescape=True)
                     for column in columns
                     for needle in needles
-                    for form in _stored_forms(needle)
+                    for form in stored_forms(needle)
                 )
             )
 
