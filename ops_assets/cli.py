@@ -673,9 +673,8 @@ def build_parser() -> argparse.ArgumentParser:
     resolve = memory_sub.add_parser("resolve", help="settle a contested fact")
     resolve.add_argument("fact")
     resolve.add_argument("--keep", required=True, choices=("new", "old", "both"))
-    for verb in (search, facts, resolve, *memory_sub.choices.values()):
-        if not any(a.dest == "home" for a in verb._actions):
-            common(verb)
+    for verb in memory_sub.choices.values():
+        common(verb)
     memory.set_defaults(func=cmd_memory)
 
     decide = sub.add_parser(
