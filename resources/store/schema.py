@@ -115,6 +115,21 @@ budget_reservations = sa.Table(
     sa.Column("at", sa.String, nullable=False),
 )
 
+# A model call in flight, claimed by one asker so others (other processes too) wait for its
+# answer instead of paying for it again. The claim is taken by compare-and-set (insert if
+# absent, or update where the observed owner is dead or the claim expired); its owner renews
+# `expires_at` while the call runs.
+model_call_claims = sa.Table(
+    "model_call_claims",
+    metadata,
+    sa.Column("request_hash", sa.String, primary_key=True),
+    sa.Column("owner", sa.String, nullable=False),  # host:pid:thread, unique per asker
+    sa.Column("host", sa.String, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),  # epoch seconds
+    sa.Column("claimed_at", sa.String, nullable=False),
+)
+
 deliveries = sa.Table(
     "deliveries",
     metadata,
