@@ -299,9 +299,17 @@ class Store(MemoryRecords):
             return int(conn.execute(query).scalar_one())
 
     def delivered_to_domain(self, domain: str) -> bool:
+        """A confirmed delivery to an address whose domain part is exactly `domain`. No LIKE:
+        `_` and `%` in a sender's domain would match real clients' domains. Only ASCII is
+        case-folded (Python's lower() turns a Kelvin sign into a Latin k)."""
         d = t.deliveries
+        folded = "".join(c.lower() if c.isascii() else c for c in domain.strip())
+        if not folded or "@" in folded:
+            return False
+        suffix = f"@{folded}"
+        tail = sa.func.substr(d.c.destination, sa.func.length(d.c.destination) - len(suffix) + 1)
         query = sa.select(sa.func.count()).where(
-            d.c.state == "confirmed", d.c.destination.like(f"%@{domain}")
+            d.c.state == "confirmed", sa.func.lower(tail) == suffix
         )
         with self.engine.connect() as conn:
             return bool(conn.execute(query).scalar_one())
