@@ -57,21 +57,47 @@ def outcome_assets() -> list:
 
 
 class SmtpSink:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it accepts."""
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it accepts.
 
-    def __init__(self, answer: str = "250 OK") -> None:
+    Scripted behaviours for the ambiguous cases: `script` answers DATA in turn (then
+    `answer`), where "drop" closes the connection once the message is in, without a word (it
+    counts as accepted: a real server may deliver it); `delay_s` waits after queueing a
+    message before answering (a slow server, whose client may give up first). `accepted_at`
+    holds when each message was queued (time.time())."""
+
+    DROP = "drop"
+
+    def __init__(
+        self, answer: str = "250 OK", *, script: list[str] | None = None, delay_s: float = 0.0
+    ) -> None:
+        import asyncio
+        import threading
+        import time
+
         from aiosmtpd.controller import Controller
 
         from resources.llm.local_server import free_port
 
         self.messages: list[bytes] = []
+        self.accepted_at: list[float] = []
+        self.script = list(script or [])
+        self.data_started = threading.Event()
         sink = self
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
-                if answer.startswith("250"):
+                sink.data_started.set()
+                reply = sink.script.pop(0) if sink.script else answer
+                if reply == SmtpSink.DROP or reply.startswith("250"):
+                    # Queued first, answered after: what a slow real server does.
                     sink.messages.append(envelope.original_content or envelope.content)
-                return answer
+                    sink.accepted_at.append(time.time())
+                if delay_s:
+                    await asyncio.sleep(delay_s)
+                if reply == SmtpSink.DROP:
+                    server.transport.abort()
+                    return "250 OK"  # never reaches the client: the line is gone
+                return reply
 
         self.port = free_port()
         self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)

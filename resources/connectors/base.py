@@ -23,10 +23,22 @@ class Receipt:
 class ConnectorError(Exception):
     """A send that did not go through. `permanent`: the far side refused it (a 4xx, a rejected
     recipient) and trying again will not help; otherwise it may pass later. `maybe_sent`: the
-    connection broke after the message was handed over, so it may have arrived."""
+    connection broke after the message was handed over, so it may have arrived.
 
-    def __init__(self, message: str, *, permanent: bool, maybe_sent: bool = False) -> None:
+    `code` (`smtp_550`, `webhook_http_422`, `outbox_not_writable`) is what the ledger and the
+    audit log keep: a server's own text quotes the recipient ("<sam@...>: mailbox unknown"),
+    and the audit log is append-only, so that text would outlive an erase."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        maybe_sent: bool = False,
+        code: str = "connector_error",
+    ) -> None:
         super().__init__(message)
+        self.code = code
         self.permanent = permanent
         self.maybe_sent = maybe_sent
 
@@ -45,7 +57,9 @@ class Connector(Protocol):
 
 
 def atomic_write(path: Path, payload: bytes) -> None:
-    """Write through a hidden temp file and rename: a reader never sees half a file."""
+    """Write through a hidden temp file and rename: a reader never sees half a file. The file
+    and then its folder are synced before this returns, so a power cut after it cannot lose a
+    send the ledger is about to record."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
     try:
@@ -57,6 +71,16 @@ def atomic_write(path: Path, payload: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """The rename lives in the directory's entries: only syncing the directory makes it last."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Sandbox:

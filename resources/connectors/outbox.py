@@ -34,7 +34,9 @@ class FileOutbox:
         try:
             atomic_write(self.path_for(idempotency_key), payload)
         except OSError as exc:  # disk full, permissions: nothing was written
-            raise ConnectorError(f"outbox not writable: {exc}", permanent=False) from exc
+            raise ConnectorError(
+                f"outbox not writable: {exc}", code="outbox_not_writable", permanent=False
+            ) from exc
         receipt = self.lookup(idempotency_key)
         assert receipt is not None
         return receipt

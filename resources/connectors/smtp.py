@@ -52,31 +52,54 @@ class SmtpConnector:
         sender = email.utils.parseaddr(str(message["From"]))[1]
         recipients = [a for _, a in email.utils.getaddresses([str(message["To"] or "")]) if a]
         if not recipients:
-            raise ConnectorError("the message has no recipient", permanent=True)
+            raise ConnectorError(
+                "the message has no recipient", code="smtp_no_recipient", permanent=True
+            )
         if idempotency_key not in str(message["Message-ID"] or ""):
-            raise ConnectorError("the Message-ID must carry the idempotency key", permanent=True)
+            raise ConnectorError(
+                "the Message-ID must carry the idempotency key",
+                code="smtp_bad_message_id",
+                permanent=True,
+            )
         if not all(a.isascii() for a in (sender, *recipients)):
             # Plain SMTP cannot carry them (SMTPUTF8 is not negotiated): refused before sending.
-            raise ConnectorError("an address is not ASCII", permanent=True)
+            raise ConnectorError(
+                "an address is not ASCII", code="smtp_address_not_ascii", permanent=True
+            )
         try:
             client = self._connect()
         except (OSError, smtplib.SMTPException) as exc:
-            raise ConnectorError(f"SMTP unreachable: {exc}"[:300], permanent=False) from exc
+            raise ConnectorError(
+                f"SMTP {self.host}:{self.port} unreachable ({type(exc).__name__})",
+                code="smtp_unreachable",
+                permanent=False,
+            ) from exc
+        # Only codes leave this method, never the server's text: a bounce quotes the
+        # recipient's address, and what is said here ends in the append-only audit log.
         try:
             refused = client.sendmail(sender, recipients, payload)
         except smtplib.SMTPRecipientsRefused as exc:
+            codes = sorted({code for code, _ in exc.recipients.values()})
             raise ConnectorError(
-                f"recipient refused: {list(exc.recipients)}", permanent=True
+                f"SMTP refused the recipient ({', '.join(map(str, codes))})",
+                code=f"smtp_{codes[0]}" if codes else "smtp_recipient_refused",
+                permanent=True,
             ) from exc
         except smtplib.SMTPResponseException as exc:
             # 5xx: the server refuses this message for good; 4xx: try again later.
             raise ConnectorError(
-                f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"[:300], permanent=exc.smtp_code >= 500
+                f"SMTP answered {exc.smtp_code}",
+                code=f"smtp_{exc.smtp_code}",
+                permanent=exc.smtp_code >= 500,
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            # The line broke mid-conversation: the server may have taken the message.
+            # The line broke mid-conversation (or the answer to DATA never came in time): the
+            # server may have taken the message.
             raise ConnectorError(
-                f"SMTP connection lost: {exc}"[:300], permanent=False, maybe_sent=True
+                f"SMTP connection lost ({type(exc).__name__}): the message may have arrived",
+                code="smtp_connection_lost",
+                permanent=False,
+                maybe_sent=True,
             ) from exc
         finally:
             # The server's answer to QUIT says nothing about a message it already took.
@@ -85,7 +108,12 @@ class SmtpConnector:
             except (OSError, smtplib.SMTPException):
                 client.close()
         if refused:
-            raise ConnectorError(f"recipients refused: {sorted(refused)}", permanent=True)
+            codes = sorted({code for code, _ in refused.values()})
+            raise ConnectorError(
+                f"SMTP refused {len(refused)} recipient(s) ({', '.join(map(str, codes))})",
+                code=f"smtp_{codes[0]}",
+                permanent=True,
+            )
         return Receipt(self.name, idempotency_key, f"smtp://{self.host}:{self.port} accepted")
 
     def lookup(self, idempotency_key: str) -> Receipt | None:

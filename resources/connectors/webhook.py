@@ -58,13 +58,17 @@ class WebhookConnector:
                 exc.close()  # the error is also the response: release its socket
                 if exc.code < 500:
                     raise ConnectorError(
-                        f"webhook refused: HTTP {exc.code}", permanent=True
+                        f"webhook refused: HTTP {exc.code}",
+                        code=f"webhook_http_{exc.code}",
+                        permanent=True,
                     ) from exc
                 last = f"HTTP {exc.code}"
             except (urllib.error.URLError, TimeoutError, OSError) as exc:
                 last = f"unreachable: {exc}"[:200]
         raise ConnectorError(
-            f"webhook failed after {self.max_retries + 1} tries: {last}", permanent=False
+            f"webhook failed after {self.max_retries + 1} tries: {last}",
+            code="webhook_unreachable",
+            permanent=False,
         )
 
     def lookup(self, idempotency_key: str) -> Receipt | None:

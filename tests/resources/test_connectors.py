@@ -135,3 +135,81 @@ def test_a_webhook_redirect_is_a_refusal_not_a_delivery() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_smtp_line_dropped_after_data_may_have_arrived() -> None:
+    with SmtpSink(script=[SmtpSink.DROP]) as sink:
+        smtp = SmtpConnector("127.0.0.1", sink.port, timeout_s=5)
+        with pytest.raises(ConnectorError) as lost:
+            smtp.send(MESSAGE, "dlv_1")
+        assert lost.value.maybe_sent and not lost.value.permanent
+        assert lost.value.code == "smtp_connection_lost"
+        assert sink.message_ids() == {"<dlv_1@shop.example>": 1}  # the server has it
+
+
+def test_smtp_451_then_250_is_transient_then_accepted_once() -> None:
+    with SmtpSink(script=["451 4.3.0 try again later"]) as sink:
+        smtp = SmtpConnector("127.0.0.1", sink.port, timeout_s=5)
+        with pytest.raises(ConnectorError) as later:
+            smtp.send(MESSAGE, "dlv_1")
+        assert not later.value.permanent and not later.value.maybe_sent
+        assert later.value.code == "smtp_451" and sink.messages == []
+        assert "accepted" in smtp.send(MESSAGE, "dlv_1").reference
+        assert sink.message_ids() == {"<dlv_1@shop.example>": 1}
+
+
+def test_smtp_answering_after_the_timeout_may_have_arrived() -> None:
+    with SmtpSink(delay_s=1.5) as sink:
+        smtp = SmtpConnector("127.0.0.1", sink.port, timeout_s=0.5)
+        with pytest.raises(ConnectorError) as slow:
+            smtp.send(MESSAGE, "dlv_1")
+        assert slow.value.maybe_sent and slow.value.code == "smtp_connection_lost"
+    assert len(sink.messages) == 1  # queued, though the client gave up on the answer
+
+
+def test_smtp_refusals_carry_codes_never_the_servers_text() -> None:
+    """A bounce quotes the recipient: that text must not reach the ledger or the audit log."""
+    for answer in ("550 5.1.1 <sam@example.com>: mailbox unknown", "554 sam@example.com spam"):
+        with SmtpSink(answer=answer) as sink:
+            smtp = SmtpConnector("127.0.0.1", sink.port, timeout_s=5)
+            with pytest.raises(ConnectorError) as refused:
+                smtp.send(MESSAGE, "dlv_1")
+        assert refused.value.permanent and refused.value.code == answer[:3].join(("smtp_", ""))
+        assert "sam@" not in str(refused.value) and "mailbox" not in str(refused.value)
+
+
+def test_smtp_refused_recipient_is_a_code_without_the_address() -> None:
+    with SmtpSink() as sink:
+        original = sink._controller.handler
+
+        class NoSuchUser(type(original)):  # type: ignore[misc]
+            async def handle_RCPT(self, server, session, envelope, address, options):
+                return f"550 5.1.1 <{address}> no such user"
+
+        sink._controller.handler = NoSuchUser()
+        smtp = SmtpConnector("127.0.0.1", sink.port, timeout_s=5)
+        with pytest.raises(ConnectorError) as refused:
+            smtp.send(MESSAGE, "dlv_1")
+    assert refused.value.permanent and refused.value.code == "smtp_550"
+    assert "sam@" not in str(refused.value)
+
+
+def test_the_outbox_and_sandbox_fsync_the_file_and_its_folder(tmp_path, monkeypatch) -> None:
+    """A rename is durable only once its directory is synced: a power cut after `send`
+    returned must not lose the file."""
+    import os
+    import stat
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    FileOutbox(tmp_path / "outbox").send(MESSAGE, "dlv_1")
+    assert synced == ["file", "dir"]
+    synced.clear()
+    Sandbox(FileOutbox(tmp_path / "x"), tmp_path / "sandbox", ".eml").send(MESSAGE, "dlv_2")
+    assert synced == ["file", "dir"]
