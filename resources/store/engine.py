@@ -21,7 +21,10 @@ def make_engine(url: str) -> sa.Engine:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=60000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL: each commit is on disk before it returns. NORMAL (in WAL mode) may lose the
+        # last commits on power loss, and with them the ledger's `attempting` mark made
+        # before a send: after the restart the message would go out a second time.
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
