@@ -1,27 +1,12 @@
 """Facts the policy decides on, computed by code from the item, the draft and the store."""
 
-import re
 from typing import Any
 
+from ops_assets.governance.amounts import amounts
 from ops_assets.governance.policy import Facts, Policy
 from resources.store import Store
 
-AMOUNT = re.compile(
-    r"(?:[$€£]\s?|\b(?:usd|eur|gbp)\s?)(\d[\d,]*(?:\.\d+)?)"
-    r"|(\d[\d,]*(?:\.\d+)?)\s?(?:[$€£]|\b(?:usd|eur|gbp|dollars|euros|pounds)\b)",
-    re.I,
-)
-
-
-def amounts(text: str) -> list[float]:
-    found = []
-    for match in AMOUNT.finditer(text):
-        raw = (match.group(1) or match.group(2)).replace(",", "")
-        try:
-            found.append(float(raw))
-        except ValueError:
-            continue
-    return found
+__all__ = ["amounts", "facts_for"]
 
 
 def facts_for(
