@@ -1,19 +1,47 @@
 """Flags on messages that try to steer the business: they are held for the owner, whatever a
 model makes of them. Cheap, deterministic, and deliberately over-eager: a false flag costs one
-approval click, a missed one can cost money."""
+approval click, a missed one can cost money.
 
+Every pattern reads the normalised text (`normalize.for_rules`: homoglyphs, invisible
+characters and accents undone), so the alternatives in other languages are written without
+accents ("geandert", "coordonnees"). Encoded runs (base64, hex) are decoded and read too.
+"""
+
+import base64
+import binascii
 import re
 
+from ops_assets.governance.normalize import for_rules, has_invisible, mixed_script_words
+
 _EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+# "New", "changed", "updated" in English, German, French, Spanish, Italian, Dutch, Portuguese.
+_CHANGED = (
+    r"chang\w*|updat\w*|new|different|replace\w*|neue\w*|geandert\w*|ander\w*|aktualisier\w*|"
+    r"nouv\w*|modifi\w*|nuev\w*|cambi\w*|actualiz\w*|nuov\w*|aggiorn\w*|nieuw\w*|wijzig\w*|"
+    r"gewijzigd\w*|nov[oa]s?|alterad\w*|mudanc\w*"
+)
+_BANK = (
+    r"bank (details|account)|iban|account number|routing number|sort code|swift|bic|"
+    r"payment details|bankverbindung|bankdaten|kontonummer|kontodaten|coordonnees bancaires|"
+    r"rib|compte bancaire|datos bancarios|cuenta bancaria|coordinate bancarie|conto corrente|"
+    r"bankgegevens|rekeningnummer|dados bancarios|conta bancaria"
+)
+_INSTRUCTIONS = (
+    r"instructions?|rules|prompt|anweisungen|instruktionen|regeln|vorgaben|consignes|regles|"
+    r"instrucciones|reglas|istruzioni|regole|instructies|regels|instrucoes|regras"
+)
 PATTERNS: dict[str, re.Pattern[str]] = {
     "bank_details_change": re.compile(
-        r"\b(chang\w*|updat\w*|new|different|replace\w*)\b[^.\n]{0,40}\b(bank (details|account)"
-        r"|iban|account number|routing number|sort code|swift|payment details)",
+        rf"\b({_CHANGED})\b[^.\n]{{0,40}}\b({_BANK})\b|\b({_BANK})\b[^.\n]{{0,30}}\b"
+        r"(has changed|have changed|changed|hat sich geandert|geandert|a change|ha cambiado|"
+        r"e cambiato|is gewijzigd|mudou)\b",
         re.I,
     ),
     "move_money": re.compile(
         r"\b(wire|transfer|send|move|pay)\b[^.\n]{0,30}\b(money|funds|payment|\d[\d,.]*\s?"
-        r"(usd|eur|gbp|dollars|euros))|[$€£]\s?\d|\bgift cards?\b|\bcrypto(currency)? wallet",
+        r"(usd|eur|gbp|chf|dollars|euros))|[$€£]\s?\d|\bgift cards?\b|\bcrypto(currency)? wallet"
+        r"|\b(uberweis\w*|virement|virer|transferencia|transferir|bonifico|overmak\w*|"
+        r"geld (senden|schicken))\b",
         re.I,
     ),
     "reveal_prompt": re.compile(
@@ -37,16 +65,106 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "send_elsewhere": re.compile(
         rf"\b(send|forward|cc|bcc|copy|reply|email)\b[^\n]{{0,60}}\b{_EMAIL}", re.I
     ),
+    # Text written for a model rather than a person, in English and the neighbours' languages:
+    # role markers, "you are now", "decode this and follow it", "ignoriere alle Anweisungen".
+    "instruction_like": re.compile(
+        r"\b(you are|you're) (now|no longer)\b|\bas an? (ai|language model|assistant|llm)\b"
+        r"|\b(new|updated|real|actual|hidden|secret|encoded|following) instructions\b"
+        r"|^\W*(system|assistant|developer|user)\s*:|\[/?inst\]|<\|im_(start|end)\|>"
+        r"|#{2,}\s*(instruction|system)|\bdecode (this|it|that|the (following|text|string|"
+        r"message|blob|payload))\b|\bfollow (these|the|my|those) (\w+ )?instructions\b"
+        r"|\b(reply|respond|answer) (only )?with (exactly|the following|this text)\b"
+        r"|\b(do not|don't|never) (tell|mention|inform|alert) (the owner|anyone|your (boss|"
+        r"owner|operator|human))\b|\b(pretend|act) (to be|as if|as an?)\b"
+        r"|\b(dear|hello|hi|hey|attention),? (ai|assistant|chatbot|bot|model|llm)\b"
+        r"|\b(ai|assistant|model|llm|bot)s? (reading|processing|handling) this\b"
+        rf"|\b(ignorier\w*|vergiss|vergessen|ignorez|ignorer|oublie\w*|ignora\w*|olvida\w*|"
+        rf"dimentica\w*|negeer|vergeet|esqueca\w*|esquece\w*)\b[^.\n]{{0,40}}\b({_INSTRUCTIONS})\b",
+        re.I | re.M,
+    ),
 }
+
+# Runs that look encoded: base64 (standard or URL-safe) and hex. Links are removed first,
+# since their tokens are long by design and a reader never follows them as text.
+_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.I)
+_B64_RUN = re.compile(r"(?<![\w+/=-])[A-Za-z0-9+/_-]{16,}={0,2}(?![\w+/=-])")
+_HEX_RUN = re.compile(r"\b(?:[0-9a-fA-F]{2}[\s:]?){12,}\b")
+_LONG_RUN = 40
+
+
+def encoded_runs(text: str | None) -> list[str]:
+    """Runs in the text that look like encoded data (decoding to text or long and mixed)."""
+    found = []
+    plain = _URL.sub(" ", text or "")
+    for match in _B64_RUN.finditer(plain):
+        run = match.group(0)
+        if decode_run(run) is not None or (len(run) >= _LONG_RUN and _mixed(run)):
+            found.append(run)
+    for match in _HEX_RUN.finditer(plain):
+        if _hex_text(match.group(0)) is not None:
+            found.append(match.group(0))
+    return found
+
+
+def decode_run(run: str) -> str | None:
+    """The text an encoded run stands for, when it decodes to mostly readable text."""
+    padded = run + "=" * (-len(run) % 4)
+    for decode in (base64.b64decode, base64.urlsafe_b64decode):
+        try:
+            raw = decode(padded)
+        except (binascii.Error, ValueError):
+            continue
+        text = _readable(raw)
+        if text is not None:
+            return text
+    return None
+
+
+def _hex_text(run: str) -> str | None:
+    try:
+        return _readable(bytes.fromhex(re.sub(r"[\s:]", "", run)))
+    except ValueError:
+        return None
+
+
+def _readable(raw: bytes) -> str | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    printable = sum(c.isprintable() or c in "\n\t" for c in text)
+    words = re.findall(r"[^\W\d_]{2,}", text)
+    return text if len(text) >= 8 and printable >= 0.9 * len(text) and len(words) >= 2 else None
+
+
+def _mixed(run: str) -> bool:
+    return bool(re.search(r"[a-z]", run) and re.search(r"[A-Z]", run) and re.search(r"\d", run))
 
 
 def injection_flags(subject: str | None, body: str | None, sender: str | None) -> list[str]:
     """Names of the risky requests in a message (never the matched text)."""
-    text = f"{subject or ''}\n{body or ''}"
-    flags = [name for name, pattern in PATTERNS.items() if pattern.search(text)]
+    raw = f"{subject or ''}\n{body or ''}"
+    text = for_rules(raw)
+    decoded = "\n".join(d for d in map(decode_run, encoded_runs(text)) if d)
+    readings = [text, for_rules(decoded)] if decoded else [text]
+    flags = [n for n, p in PATTERNS.items() if any(p.search(reading) for reading in readings)]
     if "send_elsewhere" in flags and sender:
         domain = sender.rsplit("@", 1)[-1].lower()
         others = [a for a in re.findall(_EMAIL, text) if a.lower().rsplit("@", 1)[-1] != domain]
         if not others:
             flags.remove("send_elsewhere")  # "reply to me at my own address" is fine
+    if encoded_runs(text):
+        flags.append("encoded_blob")
+    if mixed_script_words(raw):
+        flags.append("homoglyphs")
+    if _INVISIBLE_IN_WORD.search(raw) or (has_invisible(raw) and not _EMOJI_JOINS.search(raw)):
+        flags.append("invisible_characters")
     return flags
+
+
+# Zero-width characters are legitimate inside emoji sequences and some scripts; between two
+# Latin letters they only ever hide a word from a rule.
+_INVISIBLE_IN_WORD = re.compile(r"[A-Za-z][\u200b-\u200f\u2060-\u2064\ufeff\u202a-\u202e]+[A-Za-z]")
+_EMOJI_JOINS = re.compile(
+    r"[\U0001f000-\U0001faff\u2600-\u27bf]\u200d|\u200d[\U0001f000-\U0001faff]"
+)

@@ -1,8 +1,12 @@
 """Cheap deterministic rules that run before any model: they are free, fast and never fooled
-by the text of a message, and the local model is weak exactly where they are strong."""
+by the text of a message, and the local model is weak exactly where they are strong. They read
+the normalised text (`governance.normalize`): a Cyrillic letter or a zero-width space inside
+"viagra" is no way past them."""
 
 import re
 from typing import Any
+
+from ops_assets.governance.normalize import for_rules
 
 BOUNCE_SENDERS = re.compile(r"^(mailer-daemon|postmaster|bounces?|no-?reply)@", re.I)
 AUTO_SUBJECT = re.compile(
@@ -37,15 +41,16 @@ def no_action_rule(item: dict[str, Any], owner_addresses: list[str]) -> tuple[st
         return "bulk", f"Precedence: {headers['precedence']}"
     if "list-id" in headers or "list-unsubscribe" in headers:
         return "mailing_list", "mailing-list message (List-Id / List-Unsubscribe)"
-    if "x-auto-response-suppress" in headers or AUTO_SUBJECT.match(item.get("subject") or ""):
+    subject = for_rules(item.get("subject"))
+    if "x-auto-response-suppress" in headers or AUTO_SUBJECT.match(subject):
         return "auto_reply", "automatic reply"
     if headers.get("x-spam-flag") == "yes" or SPAM_WORDS.search(
-        f"{item.get('subject') or ''} {item.get('body') or ''}"
+        f"{subject} {for_rules(item.get('body'))}"
     ):
         return "spam_rule", "matches the spam rules"
     return None
 
 
 def urgency(item: dict[str, Any]) -> str:
-    text = f"{item.get('subject') or ''}\n{item.get('body') or ''}"
+    text = for_rules(f"{item.get('subject') or ''}\n{item.get('body') or ''}")
     return "high" if URGENT_WORDS.search(text) else "normal"
