@@ -390,7 +390,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
         job = reprocess.plan(store, args.agent, batches=args.batch or [], since=args.since)
         _err(f"{job.reprocess_id}: {job.agent} over {len(job.batches)} batch(es)")
         if args.ui:
-            reprocess.run_backfill(job, args.ui, timeout_s=args.timeout)
+            reprocess.run_backfill(job, args.ui, home, timeout_s=args.timeout)
         else:
             server = _local_server_if_needed(home)
             try:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 WORKSPACE = REPO_ROOT / "workspace.yaml"
 SAMPLE_INBOX = REPO_ROOT / "samples" / "inbox"
+OUR_SERVERS = (b"dagster", b"ops_assets.ui_server")
 
 
 def _log(message: str) -> None:
@@ -61,17 +62,23 @@ def stop_leftovers(pids_file: Path) -> None:
     for line in pids_file.read_text().split():
         pid = int(line) if line.isdigit() else 0
         cmdline = Path(f"/proc/{pid}/cmdline")
-        if pid and cmdline.exists() and b"dagster" in cmdline.read_bytes():
+        if pid and cmdline.exists() and any(m in cmdline.read_bytes() for m in OUR_SERVERS):
             _log(f"stopping a Dagster process left by an earlier run (pid {pid})")
             stop_group(pid, cmdline.exists, 10.0)
     pids_file.unlink(missing_ok=True)
 
 
-def wait_http(url: str, timeout_s: float, alive: Callable[[], bool] = lambda: True) -> bool:
+def wait_http(
+    url: str,
+    timeout_s: float,
+    alive: Callable[[], bool] = lambda: True,
+    headers: dict[str, str] | None = None,
+) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and alive():
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            request = urllib.request.Request(url, headers=headers or {})
+            with urllib.request.urlopen(request, timeout=2) as response:
                 if response.status == 200:
                     return True
         except (urllib.error.URLError, OSError):
@@ -98,13 +105,14 @@ def dagster_commands(port: int) -> dict[str, list[str]]:
     bin_dir = Path(sys.executable).parent
     return {
         "daemon": [str(bin_dir / "dagster-daemon"), "run", "-w", str(WORKSPACE)],
+        # Dagster's UI behind the guard (Host, Origin, token, JSON-only GraphQL mutations).
         "webserver": [
-            str(bin_dir / "dagster-webserver"),
-            "-h",
-            "127.0.0.1",
-            "-p",
+            sys.executable,
+            "-m",
+            "ops_assets.ui_server",
+            "--port",
             str(port),
-            "-w",
+            "--workspace",
             str(WORKSPACE),
         ],
     }
@@ -138,6 +146,7 @@ def start_embeddings(home: Home) -> "LocalServer | None":
 
 
 def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
+    from ops_assets.ui_server import auth_headers, login_url
     from resources.store.resource import store_for
 
     # Started from a background job or a process manager, SIGINT may come in ignored; Ctrl-C
@@ -172,12 +181,19 @@ def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     try:
         ui = f"http://127.0.0.1:{port}"
-        if not wait_http(f"{ui}/server_info", 120, lambda: all(c.poll() is None for c in children)):
+        up = wait_http(
+            f"{ui}/server_info",
+            120,
+            lambda: all(c.poll() is None for c in children),
+            headers=auth_headers(home),
+        )
+        if not up:
             _log(f"the Dagster webserver did not come up; see {logs}/webserver.log")
             return 1
         seeded = seed_new_home(home, not store.items()) if seed else 0
         _log(
-            f"\nOpsbench is running.\n  UI:      {ui}  (assets, runs, checks, sensors)\n"
+            f"\nOpsbench is running.\n  UI:      {login_url(home, port)}\n"
+            f"           (open this login link once; assets, runs, checks, sensors)\n"
             f"  inbox:   {home.inbox}  (drop .eml or .json files here"
             f"{f'; {seeded} sample mails copied in' if seeded else ''})\n"
             f"  outbox:  {home.outbox}\n  logs:    {logs}\n  model:   {llm}"

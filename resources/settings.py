@@ -1,7 +1,8 @@
 """The `settings` resource: which home and which config file this process works on.
 
-Values come from the resource config, else from OPSBENCH_HOME / OPSBENCH_CONFIG at run time
-(the CLI sets them for the Dagster processes it starts), else the defaults.
+Values come from OPSBENCH_HOME / OPSBENCH_CONFIG at run time (the CLI sets them for the
+Dagster processes it starts), else the defaults. Never from run config: a launched run must not
+be able to point the workbench at another home or config, so these resources declare no fields.
 """
 
 from functools import cache
@@ -22,16 +23,13 @@ def _config(path: Path, mtime_ns: int) -> Config:
 class SettingsResource(dg.ConfigurableResource):
     """Home folder and operator config for this workbench."""
 
-    home: str | None = None
-    config_file: str | None = None
-
     def home_dir(self) -> Home:
-        return open_home(self.home)
+        return open_home()
 
     def policy(self) -> Policy:
         return load_policy(self.config().policy_file)
 
     def config(self) -> Config:
-        path = config_path(self.config_file)
+        path = config_path()
         mtime = path.stat().st_mtime_ns if path.exists() else 0
         return _config(path, mtime)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ops_assets.home import Home
 from resources.store import Store, now_iso
+from resources.web.keys import ui_auth_headers
 
 BATCH_ASSETS = ("triage", "reply_draft", "review")
 # The reviewer only looks at new drafts: reprocessing drafts re-runs it for those that change.
@@ -106,8 +107,10 @@ def run_in_process(job: Reprocess, home: Home) -> None:
     job.status = "COMPLETED_FAILED" if failed else "COMPLETED"
 
 
-def run_backfill(job: Reprocess, ui_url: str, *, timeout_s: float) -> None:
-    """Live: a Dagster backfill through the webserver's GraphQL API, run by the daemon."""
+def run_backfill(job: Reprocess, ui_url: str, home: Home, *, timeout_s: float) -> None:
+    """Live: a Dagster backfill through the webserver's GraphQL API, run by the daemon (the
+    home's UI token says it is the owner asking)."""
+    headers = ui_auth_headers(home.root)
     params = {
         "assetSelection": [{"path": [a]} for a in job.assets],
         "partitionNames": job.batches,
@@ -116,6 +119,7 @@ def run_backfill(job: Reprocess, ui_url: str, *, timeout_s: float) -> None:
     }
     answer = _graphql(
         ui_url,
+        headers,
         """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams:
         $params) { __typename ... on LaunchBackfillSuccess { backfillId }
         ... on Error { message } } }""",
@@ -128,6 +132,7 @@ def run_backfill(job: Reprocess, ui_url: str, *, timeout_s: float) -> None:
     while time.monotonic() < deadline:
         state = _graphql(
             ui_url,
+            headers,
             """query($id: String!) { partitionBackfillOrError(backfillId: $id) { __typename
             ... on PartitionBackfill { status runs { runId } } ... on Error { message } } }""",
             {"id": job.backfill_id},
@@ -147,12 +152,14 @@ def _tags(job: Reprocess, batch: str | None) -> dict[str, str]:
     return tags
 
 
-def _graphql(url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+def _graphql(
+    url: str, headers: dict[str, str], query: str, variables: dict[str, Any]
+) -> dict[str, Any]:
     endpoint = url.rstrip("/") + ("" if url.rstrip("/").endswith("/graphql") else "/graphql")
     request = urllib.request.Request(
         endpoint,
         data=json.dumps({"query": query, "variables": variables}).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **headers},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         body = json.loads(response.read())

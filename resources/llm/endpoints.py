@@ -85,7 +85,10 @@ def resolve(
                 f"no local model server for this home ({url_file} is missing); start one with "
                 "`make run` or `opsbench demo`, or choose --llm scripted or a base URL"
             )
-        return Endpoint(spec, url_file.read_text().strip(), model or LOCAL_MODEL, "local", 1)
+        from resources.web.keys import SERVER_KEY, home_key
+
+        key = home_key(home, SERVER_KEY)  # the embedded server admits only this home's tools
+        return Endpoint(spec, url_file.read_text().strip(), model or LOCAL_MODEL, key, 1)
     if spec.startswith(("http://", "https://")):
         key = os.environ.get("OPSBENCH_API_KEY") or os.environ.get("OPENAI_API_KEY") or "none"
         chosen = model or os.environ.get("OPSBENCH_MODEL")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ops_assets.home import Home
 from resources.processes import pid_alive, stop_group
+from resources.web.keys import SERVER_KEY, home_key, home_key_path
 
 READY_TIMEOUT_S = 120.0
 LLM_MODULE = "resources.llm.local_server"
@@ -98,7 +99,9 @@ def ensure_child_server(
 ) -> LocalServer:  # type: ignore[no-untyped-def]
     """One server per home, run as `python -m MODULE --port P ARGS`: its URL in
     `<home>/NAME.url`, its pid in `<home>/NAME.pid`, its log in `<home>/logs/NAME-server.log`.
-    A healthy one is reused; a stale one (dead, or not answering) is replaced."""
+    A healthy one is reused; a stale one (dead, or not answering) is replaced. The server
+    demands the home's key (`<home>/secrets/servers.key`, read from a file, never from the
+    command line) on every request but /health: a web page cannot use it."""
     url_file, pid_file = home.root / f"{name}.url", home.root / f"{name}.pid"
     if url_file.exists() and pid_file.exists():
         url, pid = url_file.read_text().strip(), int(pid_file.read_text().strip() or 0)
@@ -112,9 +115,11 @@ def ensure_child_server(
     logs = home.root / "logs"
     logs.mkdir(exist_ok=True)
     log_path = logs / f"{name}-server.log"
+    home_key(home.root, SERVER_KEY)
+    key_file = str(home_key_path(home.root, SERVER_KEY))
     with log_path.open("ab") as log_file:
         child = subprocess.Popen(
-            [sys.executable, "-m", module, "--port", str(port), *args],
+            [sys.executable, "-m", module, "--port", str(port), "--key-file", key_file, *args],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=log_file,
@@ -138,7 +143,7 @@ def ensure_child_server(
     return LocalServer(url, child.pid, started=True, process=child, module=module)
 
 
-def serve(model: Path, port: int, threads: int) -> None:
+def serve(model: Path, port: int, threads: int, key_file: Path) -> None:
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -149,6 +154,8 @@ def serve(model: Path, port: int, threads: int) -> None:
     params.cpuparams_batch.n_threads = threads
     params.n_parallel = 1
     params.use_jinja = True  # the GGUF's own chat template
+    # llama.cpp's server checks no Host or Origin; its key keeps every page out (401).
+    params.api_keys = [key_file.read_text().strip()]
     server = xllamacpp.Server(params)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
@@ -163,5 +170,6 @@ if __name__ == "__main__":
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--key-file", type=Path, required=True)
     args = parser.parse_args()
-    serve(args.model, args.port, args.threads)
+    serve(args.model, args.port, args.threads, args.key_file)

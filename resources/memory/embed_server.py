@@ -14,11 +14,13 @@ import struct
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from ops_assets.home import Home
 from resources.llm.local_server import LocalServer, ensure_child_server
 from resources.memory.embeddings import MINILM, MiniLMEmbedder
+from resources.web import refusal_for
 
 MODULE = "resources.memory.embed_server"
 MAX_BODY = 8_000_000
@@ -64,17 +66,39 @@ def embeddings_response(body: dict[str, Any], embedder: MiniLMEmbedder) -> dict[
     }
 
 
-def make_server(port: int, embedder: MiniLMEmbedder) -> ThreadingHTTPServer:
+def make_server(port: int, embedder: MiniLMEmbedder, key: str) -> ThreadingHTTPServer:
     ready = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
+        def _refused(self) -> bool:
+            """The guard every Opsbench server applies: this port's Host, no other Origin,
+            the home's key (only /health is open, for the owner's readiness probe)."""
+            path, _, query = self.path.partition("?")
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            refusal = refusal_for(
+                self.command,
+                path.rstrip("/") or "/",
+                query,
+                headers,
+                port=int(self.server.server_address[1]),  # type: ignore[index]  # port 0: a free one
+                token=key,
+                public_paths=frozenset({"/health"}),
+            )
+            if refusal is not None:
+                self._answer(refusal.status, {"error": {"message": refusal.reason}})
+            return refusal is not None
+
         def do_GET(self) -> None:
+            if self._refused():
+                return
             if self.path.rstrip("/") == "/health" and ready.is_set():
                 self._answer(200, {"status": "ok"})
             else:
                 self._answer(503 if self.path.rstrip("/") == "/health" else 404, {})
 
         def do_POST(self) -> None:
+            if self._refused():
+                return
             if self.path.rstrip("/") not in ("/v1/embeddings", "/embeddings"):
                 self._answer(404, {"error": {"message": "not found"}})
                 return
@@ -104,9 +128,9 @@ def make_server(port: int, embedder: MiniLMEmbedder) -> ThreadingHTTPServer:
     return server
 
 
-def serve(port: int) -> None:
+def serve(port: int, key_file: Path) -> None:
     embedder = MiniLMEmbedder()
-    server = make_server(port, embedder)
+    server = make_server(port, embedder, key_file.read_text().strip())
     embedder.embed(["warm up"])  # load the model before answering /health
     server.ready.set()  # type: ignore[attr-defined]
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
@@ -118,4 +142,6 @@ def serve(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    serve(parser.parse_args().port)
+    parser.add_argument("--key-file", type=Path, required=True)
+    args = parser.parse_args()
+    serve(args.port, args.key_file)

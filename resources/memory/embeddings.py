@@ -196,7 +196,10 @@ def resolve(spec: str, *, home: Path, model: str | None = None) -> Embedder:
 
             url = url_file.read_text().strip()
             if healthy(url):
-                return EndpointEmbedder(url, MINILM, dim_hint=MINILM_DIM)
+                from resources.web.keys import SERVER_KEY, home_key
+
+                key = home_key(home, SERVER_KEY)
+                return EndpointEmbedder(url, MINILM, api_key=key, dim_hint=MINILM_DIM)
         return MiniLMEmbedder()
     if spec.startswith(("http://", "https://")):
         chosen = model or os.environ.get("OPSBENCH_EMBEDDING_MODEL")

@@ -16,10 +16,10 @@ def store_for(url: str) -> Store:
 
 
 class StoreResource(dg.ConfigurableResource):
-    """Work items, ledgers, approvals and the audit log (SQLite in the home, or a URL)."""
+    """Work items, ledgers, approvals and the audit log of the settings' home (no run config
+    may point it elsewhere)."""
 
     settings: SettingsResource
-    url: str | None = None
 
     def get(self) -> Store:
-        return store_for(self.url or self.settings.home_dir().store_url)
+        return store_for(self.settings.home_dir().store_url)

@@ -9,11 +9,13 @@ from ops_assets.home import open_home
 
 
 @pytest.fixture(scope="session")
-def local_model_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def local_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The server's URL and the key of the home that started it (it admits nobody else)."""
     from resources.llm.local_server import ensure_server
     from resources.llm.weights import prepare
+    from resources.web.keys import SERVER_KEY, home_key
 
     home = open_home(tmp_path_factory.mktemp("llm-home"))
     server = ensure_server(home, prepare())
-    yield server.url
+    yield server.url, home_key(home.root, SERVER_KEY)
     server.stop()

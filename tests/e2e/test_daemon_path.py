@@ -20,6 +20,7 @@ from ops_assets.workbench import (
 from resources.llm.local_server import free_port
 from resources.llm.stub_server import StubServer
 from resources.store import Store
+from resources.web.keys import ui_auth_headers
 
 pytestmark = pytest.mark.slow
 
@@ -27,11 +28,11 @@ RUNS_QUERY = """{ runsOrError { ... on Runs { results { runId jobName status
   tags { key value } } } } }"""
 
 
-def _graphql(port: int, query: str) -> dict:
+def _graphql(port: int, query: str, home) -> dict:  # type: ignore[no-untyped-def]
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql",
         data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **ui_auth_headers(home.root)},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
@@ -50,9 +51,10 @@ def test_dropped_mail_is_delivered_by_sensor_launched_runs(tmp_path) -> None:
         for name in ("daemon", "webserver")
     ]
     try:
-        assert wait_http(f"http://127.0.0.1:{port}/server_info", 120), (
-            tmp_path / "webserver.log"
-        ).read_text()[-3000:]
+        up = wait_http(
+            f"http://127.0.0.1:{port}/server_info", 120, headers=ui_auth_headers(home.root)
+        )
+        assert up, (tmp_path / "webserver.log").read_text()[-3000:]
         drop(home.inbox, sorted(SAMPLES.iterdir()))
         store = Store(home.store_url)
         deadline = time.monotonic() + 300
@@ -73,7 +75,7 @@ def test_dropped_mail_is_delivered_by_sensor_launched_runs(tmp_path) -> None:
         delivered = store.items(states=["delivered"])
         assert delivered
         assert len(list(home.outbox.glob("*.eml"))) == len(delivered)
-        runs = _graphql(port, RUNS_QUERY)["data"]["runsOrError"]["results"]
+        runs = _graphql(port, RUNS_QUERY, home)["data"]["runsOrError"]["results"]
         by_job: dict[str, list[dict]] = {}
         for run in runs:
             by_job.setdefault(run["jobName"], []).append(run)

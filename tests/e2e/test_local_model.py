@@ -57,8 +57,9 @@ def _outcomes(home) -> dict[str, tuple]:
 
 
 def test_local_model_triages_drafts_and_replays_without_live_calls(
-    tmp_path, local_model_url, monkeypatch
+    tmp_path, local_model, monkeypatch
 ) -> None:
+    local_model_url, key = local_model
     inbox = tmp_path / "in"
     inbox.mkdir()
     for name in PICKED:
@@ -66,6 +67,7 @@ def test_local_model_triages_drafts_and_replays_without_live_calls(
     config = tmp_path / "one-at-a-time.yaml"
     config.write_text(SAMPLE_CONFIG.read_text().replace("model_calls: null ", "model_calls: 1 "))
     monkeypatch.setenv("OPSBENCH_MODEL", LOCAL_MODEL)
+    monkeypatch.setenv("OPSBENCH_API_KEY", key)  # another home's server: its key, as a base URL
     recording = tmp_path / "run.jsonl"
 
     live = _demo(tmp_path / "live", inbox, local_model_url, config, "--record", str(recording))
@@ -98,6 +100,18 @@ def test_a_stale_server_left_by_a_crash_is_replaced_and_a_live_one_reused(tmp_pa
     server = ensure_server(home, prepare(), log=lambda _m: None)
     try:
         assert server.started and healthy(server.url)
+        # Any page the owner visits can reach 127.0.0.1: without the home's key, nothing.
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{server.url}/chat/completions",
+            data=b'{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}',
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 401
         assert (home.root / "llm.url").read_text() == server.url
         again = ensure_server(home, prepare(), log=lambda _m: None)
         assert (again.started, again.pid, again.url) == (False, server.pid, server.url)

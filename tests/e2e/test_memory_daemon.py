@@ -23,6 +23,7 @@ from resources.llm.stub_server import StubServer
 from resources.memory import EPISODIC, FACTS, Memory
 from resources.memory.embed_server import ensure_embed_server
 from resources.store import Store
+from resources.web.keys import ui_auth_headers
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +60,9 @@ def test_second_mail_is_drafted_with_memory_of_the_first(tmp_path) -> None:
         for name in ("daemon", "webserver")
     ]
     try:
-        assert wait_http(f"http://127.0.0.1:{port}/server_info", 120)
+        assert wait_http(
+            f"http://127.0.0.1:{port}/server_info", 120, headers=ui_auth_headers(home.root)
+        )
         store = Store(home.store_url)
         drop(home.inbox, [FIRST])
         _wait(lambda: _rested(store, 1), 300, tmp_path / "daemon.log")
@@ -80,7 +83,7 @@ def test_second_mail_is_drafted_with_memory_of_the_first(tmp_path) -> None:
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/graphql",
             data=json.dumps({"query": LAUNCH, "variables": {"job": "consolidate_memory"}}).encode(),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **ui_auth_headers(home.root)},
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             launched = json.loads(response.read())["data"]["launchRun"]

@@ -12,6 +12,7 @@ from support import OPSBENCH
 
 from ops_assets.workbench import wait_http
 from resources.llm.local_server import free_port
+from resources.web.keys import ui_auth_headers
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,12 @@ def test_run_serves_the_ui_and_ctrl_c_twice_stops_everything(tmp_path) -> None:
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
-        assert wait_http(f"http://127.0.0.1:{port}/server_info", 120, lambda: parent.poll() is None)
+        assert wait_http(
+            f"http://127.0.0.1:{port}/server_info",
+            120,
+            lambda: parent.poll() is None,
+            headers=ui_auth_headers(home),
+        )
         deadline = time.monotonic() + 30
         while not (home / ".seeded").exists() and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -71,7 +71,8 @@ def test_a_text_only_table_from_before_vectors_is_rebuilt(bench) -> None:
 @pytest.mark.slow
 def test_an_embeddings_key_is_used_and_never_stored(bench, monkeypatch) -> None:
     seen: set[str] = set()
-    server = make_server(0, HashingEmbedder())  # type: ignore[arg-type]
+    # The server demands the key the endpoint is configured with.
+    server = make_server(0, HashingEmbedder(), CANARIES["OPSBENCH_API_KEY"])  # type: ignore[arg-type]
     handler = server.RequestHandlerClass
     original = handler.do_POST
 

@@ -112,12 +112,13 @@ def test_forget_drops_rows_and_every_older_version(memory) -> None:
 
 
 def test_embedding_server_speaks_the_openai_contract(tmp_path) -> None:
-    server = make_server(0, HashingEmbedder())  # type: ignore[arg-type]
+    server = make_server(0, HashingEmbedder(), "home-key")  # type: ignore[arg-type]
     server.ready.set()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    auth = {"Authorization": "Bearer home-key"}
     try:
-        client = EndpointEmbedder(url, MINILM)
+        client = EndpointEmbedder(url, MINILM, api_key="home-key")
         vectors = client.embed(["hello world", "invoice"])  # through the openai client
         assert len(vectors) == 2 and len(vectors[0]) == client.dim == 384
         assert vectors[0] == HashingEmbedder().embed(["hello world"])[0]
@@ -125,15 +126,51 @@ def test_embedding_server_speaks_the_openai_contract(tmp_path) -> None:
         request = urllib.request.Request(
             f"{url}/embeddings",
             data=json.dumps({"input": "hello world", "encoding_format": "base64"}).encode(),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **auth},
         )
         with urllib.request.urlopen(request) as response:
             packed = json.load(response)["data"][0]["embedding"]
         decoded = struct.unpack("<384f", base64.b64decode(packed))
         assert decoded == pytest.approx(vectors[0], abs=1e-6)
-        bad = urllib.request.Request(f"{url}/embeddings", data=b'{"input": []}')
+        bad = urllib.request.Request(f"{url}/embeddings", data=b'{"input": []}', headers=auth)
         with pytest.raises(urllib.error.HTTPError, match="400"):
             urllib.request.urlopen(bad)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_embedding_server_admits_only_the_homes_own_tools() -> None:
+    """No key, a foreign Host (DNS rebinding) or a foreign Origin: refused, nothing embedded."""
+    embedder = HashingEmbedder()
+    calls: list[int] = []
+    original = embedder.embed
+    embedder.embed = lambda texts: calls.append(len(texts)) or original(texts)  # type: ignore[method-assign]
+    server = make_server(0, embedder, "home-key")  # type: ignore[arg-type]
+    server.ready.set()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    body = b'{"input": "hello"}'
+
+    def status(headers: dict[str, str]) -> int:
+        import http.client
+
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("POST", "/v1/embeddings", body=body, headers=headers)
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+    key = {"Authorization": "Bearer home-key", "Content-Type": "application/json"}
+    try:
+        assert status({"Content-Type": "application/json"}) == 401
+        assert status({**key, "Authorization": "Bearer wrong"}) == 401
+        assert status({**key, "Host": f"evil.example:{port}"}) == 403
+        assert status({**key, "Origin": "http://evil.example"}) == 403
+        assert status({**key, "Content-Type": "text/plain", "Origin": "null"}) == 403
+        assert calls == []
+        assert status(key) == 200 and calls == [1]
     finally:
         server.shutdown()
         server.server_close()
