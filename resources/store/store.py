@@ -56,6 +56,10 @@ class BudgetExhausted(Exception):
     """The day's budget cannot cover the worst case of the next call; nothing was spent."""
 
 
+class ContactErased(Exception):
+    """The destination's contact was erased: nothing more is sent to them."""
+
+
 class Store(MemoryRecords):
     def __init__(self, url: str) -> None:
         self.url = url
@@ -866,14 +870,28 @@ class Store(MemoryRecords):
             )
             return values
 
-    def delivery_mark(self, delivery_id: str, state: str, *, receipt: str | None = None) -> None:
+    def delivery_mark(
+        self,
+        delivery_id: str,
+        state: str,
+        *,
+        receipt: str | None = None,
+        expect: Sequence[str] | None = None,
+    ) -> bool:
+        """Move a delivery to `state` with its audit record. `receipt` is a code or an id (a
+        server's text quotes the recipient and would outlive an erase in the audit log).
+        With `expect`, only from those states (compare-and-set); returns whether it moved."""
         d = t.deliveries
         with self.tx() as conn:
             item_id = conn.execute(sa.select(d.c.item_id).where(d.c.id == delivery_id)).scalar_one()
             values: Row = {"state": state, "updated_at": now_iso()}
             if receipt is not None:
                 values["receipt"] = receipt
-            conn.execute(d.update().where(d.c.id == delivery_id).values(**values))
+            query = d.update().where(d.c.id == delivery_id)
+            if expect is not None:
+                query = query.where(d.c.state.in_(list(expect)))
+            if conn.execute(query.values(**values)).rowcount != 1:
+                return False
             self._audit(
                 conn,
                 item_id,
@@ -881,6 +899,32 @@ class Store(MemoryRecords):
                 f"delivery_{state}",
                 {"delivery_id": delivery_id, "receipt": receipt},
             )
+            return True
+
+    @staticmethod
+    def _delivery_tombstone(destination: str) -> str:
+        """The controls key that blocks sends to an erased address: a hash, never the address."""
+        import email.utils
+        import hashlib
+
+        address = (email.utils.parseaddr(destination)[1] or destination).strip().lower()
+        return f"erased:{hashlib.sha256(address.encode()).hexdigest()}"
+
+    def delivery_block_contact(self, email: str) -> None:
+        """From now on nothing is sent to this address (an erase): checked by every attempt."""
+        c, key = t.controls, self._delivery_tombstone(email)
+        with self.tx() as conn:
+            if conn.execute(sa.select(c.c.key).where(c.c.key == key)).first() is None:
+                conn.execute(
+                    c.insert().values(key=key, value="erased", actor="privacy", at=now_iso())
+                )
+                self._audit(conn, None, "privacy", "delivery_blocked", {})
+
+    def delivery_blocked(self, destination: str) -> bool:
+        key = self._delivery_tombstone(destination)
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(t.controls.c.key).where(t.controls.c.key == key))
+            return found.first() is not None
 
     def delivery_content(self, delivery_id: str, content_hash: str) -> None:
         """The body to send changed before anything went out (a new approval): the ledger
@@ -896,9 +940,17 @@ class Store(MemoryRecords):
             self._audit(conn, item_id, "delivery", "delivery_content", {"delivery_id": delivery_id})
 
     def delivery_attempt(self, delivery_id: str, seen_attempts: int) -> bool:
-        """Count a send attempt, compare-and-set: of two drains only one may send."""
-        d = t.deliveries
+        """Count a send attempt, compare-and-set: of two drains only one may send. Raises
+        ContactErased, in the same transaction, when the destination's contact was erased:
+        an erase committed before this attempt always wins."""
+        d, c = t.deliveries, t.controls
         with self.tx() as conn:
+            destination = conn.execute(
+                sa.select(d.c.destination).where(d.c.id == delivery_id)
+            ).scalar_one()
+            tombstone = self._delivery_tombstone(destination)
+            if conn.execute(sa.select(c.c.key).where(c.c.key == tombstone)).first() is not None:
+                raise ContactErased(delivery_id)
             result = conn.execute(
                 d.update()
                 .where(d.c.id == delivery_id, d.c.attempts == seen_attempts)

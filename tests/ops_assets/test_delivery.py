@@ -279,3 +279,95 @@ def test_the_ledger_records_the_body_that_actually_goes_out(bench, approved, tmp
     body = reviewed_draft(bench.store, item["id"])["output"]["body"]
     assert row["state"] == "confirmed"
     assert row["content_hash"] == hashlib.sha256(body.encode()).hexdigest()
+
+
+MAY_HAVE_ARRIVED = "may have arrived"
+
+
+def test_a_stale_smtp_attempt_waits_as_maybe_arrived_never_as_a_timeout(
+    bench, approved, tmp_path
+) -> None:
+    """An SMTP attempt without a receipt may have arrived: a timeout must not invite the owner
+    to resend it as if nothing had gone out."""
+    from ops_assets.agent_run import final_draft
+    from ops_assets.defs.delivery import ledger
+
+    config = write_config(tmp_path / "c.yaml", smtp={"enabled": True, "port": free_port()})
+    attempted, untouched = approved(config, count=2)
+    to = final_draft(bench.store, attempted["id"])["output"]["to"]
+    key = ledger.delivery_id(attempted["id"], to, "reply")
+    row = {"id": key, "item_id": attempted["id"], "destination": to, "purpose": "reply"}
+    bench.store.delivery_intent({**row, "connector": "smtp", "content_hash": "h"})
+    assert bench.store.transition(attempted["id"], "sending", actor="t", expect=("approved",))
+    assert bench.store.delivery_attempt(key, 0)  # then the process died mid-DATA
+    write_config(config, smtp={"enabled": True, "port": free_port()}, confirm_timeout_s=0.001)
+    bench.materialize([delivery])  # the server is down: only the timeout acts
+
+    held = bench.store.get_item(attempted["id"])
+    assert (held["state"], held["reason_code"]) == ("awaiting_human", "delivery_unconfirmed")
+    assert MAY_HAVE_ARRIVED in held["reason"]
+    (row_after,) = bench.store.deliveries_for(attempted["id"])
+    assert row_after["state"] == "unconfirmed"
+    timed_out = bench.store.get_item(untouched["id"])  # nothing of it went out
+    assert timed_out["reason_code"] == "delivery_timeout" and "nothing" in timed_out["reason"]
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "smtp", "in_doubt"),
+    [
+        ({"script": [SmtpSink.DROP]}, {}, 1),  # the line drops after the first DATA
+        ({"delay_s": 2.0}, {"timeout_s": 0.5}, 2),  # every answer comes after the client gave up
+    ],
+)
+def test_an_ambiguous_smtp_answer_waits_for_the_owner_and_is_never_resent(
+    bench, approved, tmp_path, behaviour, smtp, in_doubt
+) -> None:
+    with SmtpSink(**behaviour) as sink:
+        config = write_config(
+            tmp_path / "c.yaml", smtp={"enabled": True, "port": sink.port, **smtp}
+        )
+        ready = approved(config, count=2)
+        bench.materialize([delivery])
+        bench.materialize([delivery])  # again: what may have arrived is not sent again
+        sent = sink.message_ids()
+    assert len(sent) == len(ready) and set(sent.values()) == {1}  # each accepted at most once
+    unsure = bench.store.items(states=["awaiting_human"])
+    assert len(unsure) == in_doubt
+    assert {i["reason_code"] for i in unsure} == {"delivery_unconfirmed"}
+    assert all(MAY_HAVE_ARRIVED in i["reason"] for i in unsure)
+    assert len(bench.store.items(states=["delivered"])) == len(ready) - in_doubt
+    for item in unsure:
+        (row,) = bench.store.deliveries_for(item["id"])
+        assert (row["state"], row["receipt"], row["attempts"]) == (
+            "unconfirmed",
+            "smtp_connection_lost",
+            1,
+        )
+
+
+def test_a_451_is_retried_and_the_message_accepted_once(bench, approved, tmp_path) -> None:
+    with SmtpSink(script=["451 4.7.1 greylisted, try again later"]) as sink:
+        config = write_config(tmp_path / "c.yaml", smtp={"enabled": True, "port": sink.port})
+        ready = approved(config, count=2)
+        bench.materialize([delivery])
+        assert len(bench.store.items(states=["approved"])) == 1  # the greylisted one waits
+        bench.materialize([delivery])
+        sent = sink.message_ids()
+    assert len(sent) == len(ready) and set(sent.values()) == {1}
+    assert len(bench.store.items(states=["delivered"])) == len(ready)
+    attempts = sorted(d["attempts"] for d in bench.store.all_deliveries())
+    assert attempts == [1, 2]
+
+
+def test_a_refusal_quoting_the_address_is_kept_as_a_code(bench, approved, tmp_path) -> None:
+    """The server's text names the recipient; the ledger and the append-only audit log keep
+    the code only."""
+    with SmtpSink(answer="550 5.1.1 <client0@example0.com>: mailbox unknown") as sink:
+        config = write_config(tmp_path / "c.yaml", smtp={"enabled": True, "port": sink.port})
+        (item,) = approved(config, count=1)
+        bench.materialize([delivery])
+    (row,) = bench.store.deliveries_for(item["id"])
+    assert (row["state"], row["receipt"]) == ("failed", "smtp_550")
+    audit = json.dumps(bench.store.audit_for(item["id"]))
+    assert "smtp_550" in audit and "mailbox unknown" not in audit
+    assert "client0@example0.com" not in audit

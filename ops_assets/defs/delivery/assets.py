@@ -69,7 +69,7 @@ def delivery(
         )
     try:
         timeout_s = settings.config().connectors.confirm_timeout_s
-        outcome = {"timed_out": hold_stale(st, settings, timeout_s)}
+        outcome = {"timed_out": hold_stale(st, settings, timeout_s, channel)}
         if health[channel.name][0]:
             rate = connectors.rate_per_minute(channel)
             outcome |= drain(st, channel, settings.config().identity, rate)
@@ -103,8 +103,15 @@ def delivery(
     )
 
 
-def hold_stale(st: Store, settings: SettingsResource, timeout_s: float) -> list[str]:
-    """Approved replies still unconfirmed past the timeout go to the owner, with an alert."""
+MAY_HAVE_ARRIVED = "a send was attempted and may have arrived: check before sending again"
+
+
+def hold_stale(
+    st: Store, settings: SettingsResource, timeout_s: float, channel: Connector
+) -> list[str]:
+    """Approved replies still unconfirmed past the timeout go to the owner, with an alert:
+    as `delivery_unconfirmed` when an attempt may have arrived (never as a timeout, which
+    invites a resend), as `delivery_timeout` when nothing went out."""
     cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=timeout_s)).isoformat()
     held = []
     for item in st.ready_to_send():
@@ -112,19 +119,43 @@ def hold_stale(st: Store, settings: SettingsResource, timeout_s: float) -> list[
         # the clock, while an owner's new approval (after `opsbench retry`) does.
         approved = [a["at"] for a in st.approvals_for(item["id"]) if a["decision"] == "approved"]
         since = max(approved) if approved else item["updated_at"]
-        if since < cutoff and st.transition(
+        if since >= cutoff:
+            continue
+        doubt = _in_doubt_rows(st, item["id"])
+        if any(row["connector"] == channel.name and channel.can_dedupe for row in doubt):
+            continue  # the far side dedupes: the drain asks it, or resends under the key
+        for row in doubt:
+            st.delivery_mark(row["id"], "unconfirmed", expect=(row["state"],))
+        code, reason = (
+            ("delivery_unconfirmed", MAY_HAVE_ARRIVED)
+            if doubt
+            else (
+                "delivery_timeout",
+                f"approved but not sent within {timeout_s:.0f}s: nothing went out",
+            )
+        )
+        if st.transition(
             item["id"],
             "awaiting_human",
             actor="delivery",
-            reason_code="delivery_timeout",
-            reason=f"approved but not confirmed within {timeout_s:.0f}s",
+            reason_code=code,
+            reason=reason,
             expect=("approved", "sending"),
         ):
             held.append(item["id"])
-            write_alert(
-                settings.home_dir(), "delivery_timeout", item_id=item["id"], timeout_s=timeout_s
-            )
+            write_alert(settings.home_dir(), code, item_id=item["id"], timeout_s=timeout_s)
     return held
+
+
+def _in_doubt_rows(st: Store, item_id: str) -> list[dict[str, Any]]:
+    """Reply deliveries attempted without a recorded outcome (a `retry` is known unsent)."""
+    return [
+        row
+        for row in st.deliveries_for(item_id)
+        if row["purpose"] == PURPOSE
+        and row["attempts"] > 0
+        and row["state"] in ("attempting", "unconfirmed")
+    ]
 
 
 def drain(
@@ -173,6 +204,7 @@ def _deliver_item(
         item["id"], "sending", actor="delivery", expect=("approved",)
     ):
         return ledger.HELD  # another drain took it first
+    ledger.failpoint(f"delivery:after_sending:{connector.name}")
     result, key = ledger.deliver(
         st,
         connector,
@@ -187,18 +219,19 @@ def _deliver_item(
     )
     moves = {
         ledger.DELIVERED: ("delivered", None, None),
-        ledger.UNCONFIRMED: (
-            "awaiting_human",
-            "delivery_unconfirmed",
-            "a send was attempted but never confirmed: check before sending again",
-        ),
+        ledger.UNCONFIRMED: ("awaiting_human", "delivery_unconfirmed", MAY_HAVE_ARRIVED),
         ledger.FAILED: ("awaiting_human", "delivery_failed", "the far side refused the message"),
+        ledger.ERASED: (
+            "awaiting_human",
+            "contact_erased",
+            "this contact was erased: nothing more is sent to them",
+        ),
         ledger.RETRY: ("approved", "delivery_retry", "the connector failed; trying again later"),
         ledger.RATE_LIMITED: ("approved", None, None),
     }
     if result in moves:
         state, code, reason = moves[result]
-        st.transition(
+        moved = st.transition(
             item["id"],
             state,
             actor="delivery",
@@ -207,7 +240,24 @@ def _deliver_item(
             expect=("sending",),
             detail={"delivery_id": key},
         )
+        if not moved and result == ledger.DELIVERED:
+            _confirm_after_all(st, item["id"], key)
     return result
+
+
+def _confirm_after_all(st: Store, item_id: str, key: str) -> None:
+    """A drain that overlapped this one (its lock taken over from a holder it wrongly thought
+    dead) saw our send in progress and handed the item to the owner as "may have arrived":
+    our receipt says it did."""
+    current = st.get_item(item_id)
+    if current is not None and current["reason_code"] == "delivery_unconfirmed":
+        st.transition(
+            item_id,
+            "delivered",
+            actor="delivery",
+            expect=("awaiting_human",),
+            detail={"delivery_id": key, "confirmed_after_all": True},
+        )
 
 
 def push_outcomes(

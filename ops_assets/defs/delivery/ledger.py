@@ -1,10 +1,15 @@
 """One delivery through one connector, exactly once, by the delivery ledger.
 
 intent (unique per item, destination and purpose) -> attempt counted (compare-and-set) ->
-send -> sent with the receipt -> confirmed | failed. A crash anywhere is resolved by the next
-drain: a recorded receipt is confirmed; an attempt without one is looked up at the far side,
-resent under the same key where the far side dedupes, and otherwise handed to the owner as
-`delivery_unconfirmed` — never resent blindly.
+send -> sent with the receipt -> confirmed | failed. Each mark is committed (and, on SQLite,
+synced to disk) before the next step acts. A crash anywhere is resolved by the next drain: a
+recorded receipt is confirmed; an attempt without one is looked up at the far side, resent
+under the same key where the far side dedupes, and otherwise handed to the owner as
+`delivery_unconfirmed` ("may have arrived") — never resent blindly. An erased contact's
+address is refused at the attempt, in the same transaction that would count it.
+
+Receipts and refusals are kept as codes and ids (`smtp_550`, `smtp://host:port accepted`),
+never a server's text: a bounce quotes the recipient, and the audit log is append-only.
 """
 
 import datetime as dt
@@ -15,15 +20,27 @@ from collections.abc import Callable
 
 from resources.connectors.base import Connector, ConnectorError
 from resources.store import Store
+from resources.store.store import ContactErased
 
 # Outcomes of one delivery.
-DELIVERED, FAILED, UNCONFIRMED, RETRY, RATE_LIMITED, HELD = (
+DELIVERED, FAILED, UNCONFIRMED, RETRY, RATE_LIMITED, HELD, ERASED = (
     "delivered",
     "failed",
     "unconfirmed",
     "retry",
     "rate_limited",
     "held",
+    "erased",
+)
+# Where a crash test may kill a drain (OPSBENCH_FAILPOINT=delivery:<point>:<connector>): after
+# each mark of the item and of its ledger row.
+FAILPOINTS = (
+    "after_sending",
+    "after_intent",
+    "after_attempt",
+    "after_send",
+    "after_receipt",
+    "after_confirmed",
 )
 
 
@@ -68,19 +85,19 @@ def deliver(
             "content_hash": content_hash,
         }
     )
+    failpoint(f"delivery:after_intent:{connector.name}")
     if row["state"] == "confirmed":
         return DELIVERED, key
     if row["state"] == "failed":
         return FAILED, key
     if row["state"] == "sent":
         # The far side accepted it and we recorded its receipt: only the confirmation is missing.
-        st.delivery_mark(key, "confirmed")
+        st.delivery_mark(key, "confirmed", expect=("sent",))
         return DELIVERED, key
     if row["attempts"] > 0 and row["state"] != "retry" and row["connector"] != connector.name:
         # Attempted through another connector (sandbox switched, SMTP off): this one cannot
         # know whether that send arrived.
-        st.delivery_mark(key, "unconfirmed")
-        return UNCONFIRMED, key
+        return _in_doubt(st, key, row["state"])
     if row["attempts"] > 0 and row["state"] != "retry":
         # Attempted before, no receipt recorded: ask the far side instead of sending again.
         receipt = connector.lookup(key)
@@ -88,8 +105,7 @@ def deliver(
             st.delivery_mark(key, "confirmed", receipt=receipt.reference)
             return DELIVERED, key
         if not connector.can_dedupe:
-            st.delivery_mark(key, "unconfirmed")
-            return UNCONFIRMED, key
+            return _in_doubt(st, key, row["state"])
     if rate_limited(st, connector, per_minute):
         return RATE_LIMITED, key
     if row["content_hash"] != content_hash and (row["attempts"] == 0 or row["state"] == "retry"):
@@ -98,19 +114,32 @@ def deliver(
         st.delivery_content(key, content_hash)
     # Counted before the send, compare-and-set: a crash after the send is visible, and of
     # two drains racing for one message only one sends it.
-    if not st.delivery_attempt(key, row["attempts"]):
-        return HELD, key
-    failpoint(f"delivery:before_send:{connector.name}")
+    try:
+        if not st.delivery_attempt(key, row["attempts"]):
+            return HELD, key
+    except ContactErased:
+        st.delivery_mark(key, "failed", receipt="contact_erased")
+        return ERASED, key
+    failpoint(f"delivery:after_attempt:{connector.name}")
     try:
         receipt = connector.send(payload(key), key)
     except ConnectorError as exc:
         if exc.maybe_sent and not connector.can_dedupe:
-            st.delivery_mark(key, "unconfirmed", receipt=str(exc)[:300])
+            st.delivery_mark(key, "unconfirmed", receipt=exc.code)
             return UNCONFIRMED, key
-        st.delivery_mark(key, "failed" if exc.permanent else "retry", receipt=str(exc)[:300])
+        st.delivery_mark(key, "failed" if exc.permanent else "retry", receipt=exc.code)
         return (FAILED if exc.permanent else RETRY), key
     failpoint(f"delivery:after_send:{connector.name}")
     st.delivery_mark(key, "sent", receipt=receipt.reference)
-    failpoint(f"delivery:after_record:{connector.name}")
+    failpoint(f"delivery:after_receipt:{connector.name}")
     st.delivery_mark(key, "confirmed", receipt=receipt.reference)
+    failpoint(f"delivery:after_confirmed:{connector.name}")
     return DELIVERED, key
+
+
+def _in_doubt(st: Store, key: str, seen: str) -> tuple[str, str]:
+    """An attempt nobody can confirm waits for the owner. Compare-and-set: if another drain
+    recorded its outcome meanwhile, that outcome stands."""
+    if seen == "unconfirmed" or st.delivery_mark(key, "unconfirmed", expect=(seen,)):
+        return UNCONFIRMED, key
+    return HELD, key
