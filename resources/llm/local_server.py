@@ -7,6 +7,7 @@ longer answers) and replaced.
 """
 
 import argparse
+import os
 import signal
 import socket
 import subprocess
@@ -66,6 +67,15 @@ def _alive(pid: int, module: str = LLM_MODULE) -> bool:
     return not cmdline.exists() or module.encode() in cmdline.read_bytes()
 
 
+def _owner_alive(owner_file: Path) -> bool:
+    """Is the command that started (or adopted) this server still running?"""
+    try:
+        owner = int(owner_file.read_text().strip() or 0)
+    except (OSError, ValueError):
+        return False
+    return owner == os.getpid() or (owner > 0 and pid_alive(owner))
+
+
 def stop_pid(pid: int, grace_s: float = 5.0, module: str = LLM_MODULE) -> None:
     stop_group(pid, lambda: _alive(pid, module), grace_s)
 
@@ -103,10 +113,17 @@ def ensure_child_server(
     demands the home's key (`<home>/secrets/servers.key`, read from a file, never from the
     command line) on every request but /health: a web page cannot use it."""
     url_file, pid_file = home.root / f"{name}.url", home.root / f"{name}.pid"
+    owner_file = home.root / f"{name}.owner"
     if url_file.exists() and pid_file.exists():
         url, pid = url_file.read_text().strip(), int(pid_file.read_text().strip() or 0)
         if pid and _alive(pid, module) and healthy(url):
-            return LocalServer(url, pid, started=False, module=module)
+            if _owner_alive(owner_file):
+                return LocalServer(url, pid, started=False, module=module)
+            # Its owner was killed (a SIGKILLed `demo` or `run`): adopt it, so this command
+            # stops it when it ends instead of leaving gigabytes running for ever.
+            owner_file.write_text(str(os.getpid()))
+            log(f"adopting a {what} left by a killed command (pid {pid})")
+            return LocalServer(url, pid, started=True, module=module)
         log(f"replacing a stale {what} (pid {pid})")
         if pid:
             stop_pid(pid, module=module)
@@ -126,6 +143,7 @@ def ensure_child_server(
             start_new_session=True,
         )
     pid_file.write_text(str(child.pid))  # at once: a crash while it loads can be cleaned up
+    owner_file.write_text(str(os.getpid()))
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + READY_TIMEOUT_S
     try:
