@@ -49,10 +49,25 @@ def _setup(args: argparse.Namespace, *, create: bool = False) -> Any:
         os.environ["OPSBENCH_LLM"] = args.llm
     if getattr(args, "record", None):
         os.environ["OPSBENCH_RECORD"] = str(Path(args.record).resolve())
-    load_config(getattr(args, "config", None))  # fail early with a clear message
+    config = load_config(getattr(args, "config", None))  # fail early with a clear message
+    if hasattr(args, "llm"):  # the verbs that start work (those with --llm)
+        _require_prices(config)
     from resources.store.resource import store_for
 
     return home, store_for(home.store_url)
+
+
+def _require_prices(config: Any) -> None:
+    """Every model this work could pay for has a price, or nothing starts (exit 2)."""
+    from ops_assets.governance.policy import load_policy
+    from resources.llm.endpoints import EndpointError
+    from resources.llm.pricing import require_prices_for
+
+    spec = os.environ.get("OPSBENCH_LLM", "local")
+    try:
+        require_prices_for(spec, config, load_policy(config.policy_file).budgets)
+    except EndpointError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 # ------------------------------------------------------------------ demo

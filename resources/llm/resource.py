@@ -4,9 +4,9 @@ import os
 
 import dagster as dg
 
-from ops_assets.config import Config
-from resources.llm.client import ModelClient, Prices
-from resources.llm.endpoints import Endpoint, require_price, resolve
+from resources.llm.client import ModelClient
+from resources.llm.endpoints import Endpoint, resolve
+from resources.llm.pricing import price_of, require_prices
 from resources.llm.replay import Recorder
 from resources.llm.scripted import ScriptedModel
 from resources.settings import SettingsResource
@@ -44,16 +44,19 @@ class LLMResource(dg.ConfigurableResource):
         policy = self.settings.policy()
         require_scope(store, asset, "model", policy.scopes)
         config, budgets = self.settings.config(), policy.budgets
-        endpoint = self.endpoint()
-        require_price(endpoint, config.llm.prices)
+        endpoint, prices = self.endpoint(), config.llm.prices
+        cheaper_model = budgets.cheaper_model if budgets.on_exhausted == "cheaper_model" else None
+        # The CLI checks at start; a daemon started otherwise is held here, before any call.
+        # (Paid embeddings are held where they are made: resources/memory/metered.py.)
+        require_prices(endpoint.spec, endpoint.model, prices, cheaper_model=cheaper_model)
         cheaper = None
-        if budgets.on_exhausted == "cheaper_model" and budgets.cheaper_model:
-            cheaper = (budgets.cheaper_model, _prices(config, budgets.cheaper_model))
+        if cheaper_model:
+            cheaper = (cheaper_model, price_of(endpoint.spec, cheaper_model, prices))
         record = self.record or os.environ.get("OPSBENCH_RECORD")
         return ModelClient(
             endpoint=endpoint,
             store=store,
-            prices=_prices(config, endpoint.model),
+            prices=price_of(endpoint.spec, endpoint.model, prices),
             max_tokens=config.llm.max_tokens,
             temperature=config.llm.temperature,
             daily_budget_usd=budgets.daily_usd,
@@ -64,8 +67,3 @@ class LLMResource(dg.ConfigurableResource):
             asset=asset,
             recorder=Recorder(record) if record else None,
         )
-
-
-def _prices(config: Config, model: str) -> Prices:
-    price = config.llm.prices.get(model)
-    return Prices(price.input, price.output) if price else Prices()
