@@ -2,21 +2,31 @@
 contact, as JSON) and `opsbench erase --contact EMAIL` (remove it from memory, the store's
 payloads, the call ledger's prompts and answers, outbox and sandbox copies, quarantine and
 intake originals, then compact every SQLite file). The audit log keeps one `erased` record
-with counts — what was erased, never what it said."""
+with counts — what was erased, never what it said.
+
+An erase wins against delivery: its first act blocks every send to the address (a tombstone
+holding only a hash of it, checked in the transaction that counts each attempt); then it waits
+for (or refuses, after `wait_s`) a batch run working on their mail, and holds both the memory
+writers' lock and the drain's lock while it deletes, so no send or memory write overlaps it."""
 
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ops_assets.agent_run import lock_holder_gone
+from ops_assets.defs.delivery.ledger import DRAIN_LOCK
 from ops_assets.home import Home
 from resources.memory import EPISODIC, FACTS, WRITE_LOCK, Memory, about
 from resources.store import Store
+from resources.store.states import BATCH_PENDING
 from resources.store.store import stored_forms
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 def export(home: Home, store: Store, email: str) -> dict[str, Any]:
@@ -50,21 +60,35 @@ def export(home: Home, store: Store, email: str) -> dict[str, Any]:
 
 
 class EraseBlocked(Exception):
-    """A memory run is writing right now; erasing meanwhile could let it write rows back."""
+    """A run is writing memory, sending, or working on the contact's mail right now; erasing
+    meanwhile could let it write rows back or send after the erase. Sends to the address stay
+    blocked: try again once it has finished."""
 
 
 def erase(home: Home, store: Store, email: str, *, wait_s: float = 60.0) -> dict[str, Any]:
-    items = store.items_of_contact(email)
-    ids = [i["id"] for i in items]
-    deliveries = [d["id"] for i in ids for d in store.deliveries_for(i)]
-    with _memory_lock(home, store, wait_s):
-        forgotten = Memory(home.memory).forget(contact=email, item_ids=ids)
-        texts = _needles(email, items, forgotten.texts)
-        files = _erase_files(home, ids, deliveries, items, texts)
-        # Other items' prompts may have carried their facts (company-wide memory): those
-        # ledger rows quote them, and go too.
-        quoting = [t.decode() for t in texts]
-        counts = store.erase_items(ids, email, quoting=quoting)
+    import dagster as dg
+
+    # Before anything else: from this commit on no attempt to send to them is counted.
+    store.delivery_block_contact(email)
+    deadline = time.monotonic() + wait_s
+    with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
+        _wait_for_batch_runs(instance, store, email, deadline)
+        gone = lock_holder_gone(instance)
+        with (
+            _held(store, WRITE_LOCK, gone, deadline, "a run is writing memory"),
+            _held(store, DRAIN_LOCK, gone, deadline, "a delivery run is sending"),
+        ):
+            # Read under the locks: what the drain or a batch did meanwhile is included.
+            items = store.items_of_contact(email)
+            ids = [i["id"] for i in items]
+            deliveries = [d["id"] for i in ids for d in store.deliveries_for(i)]
+            forgotten = Memory(home.memory).forget(contact=email, item_ids=ids)
+            texts = _needles(email, items, forgotten.texts)
+            files = _erase_files(home, ids, deliveries, items, texts)
+            # Other items' prompts may have carried their facts (company-wide memory): those
+            # ledger rows quote them, and go too.
+            quoting = [t.decode() for t in texts]
+            counts = store.erase_items(ids, email, quoting=quoting)
     files += _erase_logs(home, texts)
     _compact_dagster(home)
     return {
@@ -78,26 +102,62 @@ def erase(home: Home, store: Store, email: str, *, wait_s: float = 60.0) -> dict
     }
 
 
-@contextmanager
-def _memory_lock(home: Home, store: Store, wait_s: float) -> Iterator[None]:
-    """Hold the memory writers' lock (episodic_memory and the archivist take it too)."""
+def _wait_for_batch_runs(
+    instance: "dg.DagsterInstance", store: Store, email: str, deadline: float
+) -> None:
+    """Their mail still being triaged or drafted by a live run: wait for it, or refuse (the
+    run would write outputs for items the erase deleted). Once approved, the tombstone and
+    the drain's lock take over."""
     import dagster as dg
 
+    # Runs that may still act on an item: launched, starting, running, or being stopped.
+    live_statuses = [
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.QUEUED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+        dg.DagsterRunStatus.CANCELING,
+    ]
+    while True:
+        batches = {
+            i["batch"]
+            for i in store.items_of_contact(email)
+            if i["state"] in BATCH_PENDING and i["batch"]
+        }
+        live = [
+            run
+            for run in (
+                instance.get_runs(filters=dg.RunsFilter(statuses=live_statuses)) if batches else []
+            )
+            if batches & set(run.tags.values())
+        ]
+        if not live:
+            return
+        if time.monotonic() > deadline:
+            raise EraseBlocked(
+                f"{len(live)} run(s) are working on this contact's mail; try again when they "
+                "have finished (or stop the workbench first)"
+            )
+        time.sleep(0.5)
+
+
+@contextmanager
+def _held(
+    store: Store, name: str, gone: Callable[[str], bool], deadline: float, busy: str
+) -> Iterator[None]:
+    """Hold a store lock (the memory writers' or the drain's) for the erase, waiting for its
+    holder until the deadline."""
     owner = f"erase-{os.getpid()}-{time.time_ns()}"
-    with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
-        gone = lock_holder_gone(instance)
-        deadline = time.monotonic() + wait_s
-        while not store.acquire_lock(WRITE_LOCK, owner, gone):
-            if time.monotonic() > deadline:
-                raise EraseBlocked(
-                    "a run is writing memory; try again when it has finished (or stop the "
-                    "workbench first)"
-                )
-            time.sleep(0.5)
+    while not store.acquire_lock(name, owner, gone):
+        if time.monotonic() > deadline:
+            raise EraseBlocked(
+                f"{busy}; try again when it has finished (or stop the workbench first)"
+            )
+        time.sleep(0.5)
     try:
         yield
     finally:
-        store.release_lock(WRITE_LOCK, owner)
+        store.release_lock(name, owner)
 
 
 def _needles(email: str, items: list[dict[str, Any]], facts: list[str]) -> list[bytes]:

@@ -156,3 +156,112 @@ def test_erase_and_memory_writers_never_overlap(bench) -> None:
     bench.store.release_lock(WRITE_LOCK, holder)
     assert erase(bench.home, bench.store, PRIYA)["items"] == 1
     assert bench.materialize([episodic_memory]).success and not bench.store.unremembered()
+
+
+def test_a_bounce_quoting_the_address_then_erase_exits_0_and_finds_nothing(
+    bench, monkeypatch, tmp_path
+) -> None:
+    """A refusal quoting the recipient must not land in the append-only audit log: erase
+    could never pass its own scan after any bounce."""
+    from support import SmtpSink, write_config
+
+    from ops_assets.cli import main
+
+    monkeypatch.setenv("OPSBENCH_POLICY", str(permissive_policy(tmp_path / "p.yaml")))
+    with SmtpSink(answer=f"550 5.1.1 <{PRIYA}>: mailbox unknown") as sink:
+        config = write_config(tmp_path / "c.yaml", smtp={"enabled": True, "port": sink.port})
+        monkeypatch.setenv("OPSBENCH_CONFIG", str(config))
+        key = bench.intake()
+        bench.materialize(batch_assets(), key)
+        bench.materialize(outcome_assets())
+    (hers,) = bench.store.items_of_contact(PRIYA)
+    assert (hers["state"], hers["reason_code"]) == ("awaiting_human", "delivery_failed")
+
+    assert main(["erase", "--contact", PRIYA, "--home", str(bench.home.root), "--json"]) == 0
+    assert find(bench.home, [PRIYA.encode(), b"mailbox unknown"]) == []
+
+
+def test_erase_during_a_slow_smtp_send_wins_and_the_drain_ends_cleanly(
+    bench, monkeypatch, tmp_path
+) -> None:
+    """A drain in its own process is inside a slow DATA when the erase starts: nothing is
+    accepted after the erase returns, and the drain finishes without an error."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from support import SmtpSink, write_config
+
+    monkeypatch.setenv("OPSBENCH_POLICY", str(permissive_policy(tmp_path / "p.yaml")))
+    with SmtpSink(delay_s=1.0) as sink:
+        config = write_config(
+            tmp_path / "c.yaml", smtp={"enabled": True, "port": sink.port, "rate_per_minute": None}
+        )
+        monkeypatch.setenv("OPSBENCH_CONFIG", str(config))
+        key = bench.intake()
+        bench.materialize(batch_assets(), key)
+        assert any(i["state"] == "approved" for i in bench.store.items_of_contact(PRIYA))
+        drain = subprocess.Popen(
+            [sys.executable, "-c", DRAIN, str(bench.home.dagster)],
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert sink.data_started.wait(120), drain.communicate()[1][-3000:]
+        report = erase(bench.home, bench.store, PRIYA)
+        erased_at = time.time()
+        _, err = drain.communicate(timeout=120)
+        accepted = list(zip(sink.accepted_at, sink.messages, strict=True))
+
+    assert drain.returncode == 0, err[-3000:]  # the drain ended cleanly
+    assert accepted and all(at < erased_at for at, _ in accepted)  # 0 accepted after erase
+    assert sum(PRIYA.encode() in message.lower() for _, message in accepted) <= 1
+    assert report["still_found"] == [] and bench.store.items_of_contact(PRIYA) == []
+    assert find(bench.home, [PRIYA.encode(), HER_TEXT]) == []
+
+
+# The delivery step as the daemon's run worker runs it: in its own process, on the home's
+# Dagster instance (so the erase sees its run alive and waits for its lock).
+DRAIN = """
+import sys
+import dagster as dg
+from ops_assets.definitions import resource_defs
+from ops_assets.defs.delivery.assets import delivery
+with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
+    dg.materialize([delivery], resources=resource_defs(), instance=instance)
+"""
+
+
+def test_erase_refuses_while_a_run_works_on_their_mail_and_blocks_sends_meanwhile(
+    bench, monkeypatch, tmp_path
+) -> None:
+    import dagster as dg
+    import pytest
+
+    from ops_assets.defs.delivery.assets import delivery
+    from ops_assets.privacy import EraseBlocked
+
+    monkeypatch.setenv("OPSBENCH_POLICY", str(permissive_policy(tmp_path / "p.yaml")))
+    key = bench.intake()
+    (hers,) = bench.store.items_of_contact(PRIYA)
+    # A batch run of her mail, live (launched by the daemon, not yet finished).
+    run = dg.DagsterRun(job_name="process_batch", tags={"dagster/partition": key})
+    bench.instance.add_run(run.with_status(dg.DagsterRunStatus.STARTED))
+    with pytest.raises(EraseBlocked, match="working on this contact"):
+        erase(bench.home, bench.store, PRIYA, wait_s=0.5)
+    assert bench.store.get_item(hers["id"])["state"] == "received"  # untouched: refused
+
+    # Meanwhile her reply is drafted and approved: the refused erase still blocks the send.
+    bench.materialize(batch_assets(), key)
+    assert bench.store.get_item(hers["id"])["state"] == "approved"
+    bench.materialize([delivery])
+    held = bench.store.get_item(hers["id"])
+    assert (held["state"], held["reason_code"]) == ("awaiting_human", "contact_erased")
+    assert not any(PRIYA.encode() in p.read_bytes().lower() for p in bench.home.outbox.iterdir())
+    assert len(bench.store.items(states=["delivered"])) >= 1  # the others went out
+
+    bench.instance.report_run_failed(bench.instance.get_run_by_id(run.run_id))
+    report = erase(bench.home, bench.store, PRIYA)
+    assert report["items"] == 1 and report["still_found"] == []

@@ -62,7 +62,7 @@ def delivery(
     )
 
     # One drain at a time: two overlapping runs must never both act on one item.
-    if not st.acquire_lock("delivery", run_id, holder_is_gone(context)):
+    if not st.acquire_lock(ledger.DRAIN_LOCK, run_id, holder_is_gone(context)):
         context.log.info("another delivery run is draining; this one leaves it to that run")
         return dg.MaterializeResult(
             metadata={"delivered": 0, "skipped": "lock held"}, check_results=[check]
@@ -88,7 +88,7 @@ def delivery(
                     settings.home_dir(), "delivery_failed", item_id=item_id, connector="webhook"
                 )
     finally:
-        st.release_lock("delivery", run_id)
+        st.release_lock(ledger.DRAIN_LOCK, run_id)
     return dg.MaterializeResult(
         metadata={
             "delivered": len(outcome.get(ledger.DELIVERED, [])),

@@ -32,6 +32,8 @@ DELIVERED, FAILED, UNCONFIRMED, RETRY, RATE_LIMITED, HELD, ERASED = (
     "held",
     "erased",
 )
+# The store lock a drain holds (and an erase takes, so that no send overlaps it).
+DRAIN_LOCK = "delivery"
 # Where a crash test may kill a drain (OPSBENCH_FAILPOINT=delivery:<point>:<connector>): after
 # each mark of the item and of its ledger row.
 FAILPOINTS = (
