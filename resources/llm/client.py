@@ -3,6 +3,11 @@
 Order for every call: look up the ledger (a hit costs nothing); otherwise reserve the worst
 case against the daily budget, call, store response and cost, then use the answer. A crash
 after the store keeps what was paid for; a crash before it released nothing that was spent.
+
+Every HTTP attempt is reserved on its own (the SDK's own retries are off; ours reserve again
+for each), and an attempt the server may have billed — it timed out or the connection broke
+after the request left — stays counted at its worst case, as does an answer without `usage`.
+Only an error answer from the server, or a request that never left, releases its reservation.
 """
 
 import asyncio
@@ -83,6 +88,7 @@ class ModelClient:
     recorder: Recorder | None = None
     timeout_s: float = 120.0
     max_retries: int = 2
+    retry_backoff_s: float = 0.5
 
     def _openai(self) -> openai.AsyncOpenAI:
         import httpx2
@@ -94,7 +100,7 @@ class ModelClient:
             base_url=self.endpoint.base_url,
             api_key=self.endpoint.api_key,
             timeout=self.timeout_s,
-            max_retries=self.max_retries,
+            max_retries=0,  # retries are ours: each attempt under its own reservation
             http_client=http_client,
         )
 
@@ -145,39 +151,22 @@ class ModelClient:
             # Checked before every call: a kill stops a running batch at its next call.
             result.error_code, result.error = "kill_switch", "the kill switch is on"
             return result
-        response = self._from_ledger(result)
-        prices = self.prices
-        if response is None:
-            try:
-                reservation = self._reserve_for(body, result.request_hash, prices)
-            except BudgetExhausted as exc:
-                if self.cheaper is None or self.cheaper[0] == body["model"]:
-                    result.error_code, result.error = "budget_exhausted", str(exc)
-                    return result
-                # Degrade as the policy says: the same request on the cheaper model.
-                body["model"], prices = self.cheaper
-                result.request_hash, result.model = request_hash(body), body["model"]
-                response = self._from_ledger(result)
-                if response is None:
-                    try:
-                        reservation = self._reserve_for(body, result.request_hash, prices)
-                    except BudgetExhausted as again:
-                        result.error_code, result.error = "budget_exhausted", str(again)
-                        return result
-        if response is None:
-            try:
-                raw = await client.chat.completions.create(**body)
-            except openai.APIError as exc:
-                self.store.release(reservation)
-                # A request the server refuses as such (too long, malformed, not recorded)
-                # will be refused again: the owner decides. Anything else may pass later.
-                status = getattr(exc, "status_code", None)
-                rejected = status in (400, 404, 413, 422)
-                result.error_code = "request_rejected" if rejected else "model_unavailable"
-                result.error = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"[:300]
+        try:
+            response = await self._answer(client, request, body, self.prices, result)
+        except BudgetExhausted as exc:
+            if self.cheaper is None or self.cheaper[0] == body["model"]:
+                result.error_code, result.error = "budget_exhausted", str(exc)
                 return result
-            response = raw.model_dump(mode="json")
-            self._settle(reservation, request, body, response, prices, result)
+            # Degrade as the policy says: the same request on the cheaper model.
+            body["model"], prices = self.cheaper
+            result.request_hash, result.model = request_hash(body), body["model"]
+            try:
+                response = await self._answer(client, request, body, prices, result)
+            except BudgetExhausted as again:
+                result.error_code, result.error = "budget_exhausted", str(again)
+                return result
+        if response is None:
+            return result
         self.store.record_use(
             result.request_hash,
             item_id=request.item_id,
@@ -190,6 +179,66 @@ class ModelClient:
         self._parse(response, request.schema, result)
         return result
 
+    async def _answer(
+        self,
+        client: openai.AsyncOpenAI,
+        request: CallRequest,
+        body: dict[str, Any],
+        prices: Prices,
+        result: CallResult,
+    ) -> dict[str, Any] | None:
+        """The ledger's answer, else a paid one; None with the error set in `result`.
+        Raises BudgetExhausted when not even the first attempt fits the budget."""
+        response = self._from_ledger(result)
+        if response is not None:
+            return response
+        return await self._pay(client, request, body, prices, result)
+
+    async def _pay(
+        self,
+        client: openai.AsyncOpenAI,
+        request: CallRequest,
+        body: dict[str, Any],
+        prices: Prices,
+        result: CallResult,
+    ) -> dict[str, Any] | None:
+        worst = self.worst_case(body, prices)
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                await asyncio.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
+            try:
+                reservation = self._reserve(result.request_hash, worst)
+            except BudgetExhausted as exc:
+                if attempt == 0:
+                    raise
+                result.error_code, result.error = "budget_exhausted", str(exc)
+                return None
+            try:
+                raw = await client.chat.completions.create(**body)
+            except openai.APIStatusError as exc:
+                self.store.release(reservation)  # the server answered: an error is not billed
+                # A request the server refuses as such (too long, malformed, not recorded)
+                # will be refused again: the owner decides. Anything else may pass later.
+                rejected = exc.status_code in (400, 404, 413, 422)
+                result.error_code = "request_rejected" if rejected else "model_unavailable"
+                result.error = _error_text(exc)
+                if not _retryable(exc.status_code):
+                    return None
+                continue
+            except openai.APIConnectionError as exc:
+                if isinstance(exc.__cause__, httpx_never_sent()):
+                    self.store.release(reservation)
+                else:
+                    # Timed out or cut off after the request left: the server may bill it.
+                    self.store.settle(reservation, worst)
+                result.error_code, result.error = "model_unavailable", _error_text(exc)
+                continue
+            response = raw.model_dump(mode="json")
+            self._settle(reservation, worst, request, body, response, prices, result)
+            result.error_code = result.error = None
+            return response
+        return None
+
     def _from_ledger(self, result: CallResult) -> dict[str, Any] | None:
         stored = self.store.get_call(result.request_hash)
         if stored is None:
@@ -197,11 +246,14 @@ class ModelClient:
         result.cached = True
         return dict(json.loads(stored["response"]))
 
-    def _reserve_for(self, body: dict[str, Any], key: str, prices: Prices) -> int:
+    def worst_case(self, body: dict[str, Any], prices: Prices) -> float:
+        """The most one attempt of this request can cost."""
         # Every token of a byte-level tokenizer is at least one byte, so the request's UTF-8
         # size (messages and schema) bounds its prompt tokens from above, for any script.
         sent = canonical_json({"messages": body["messages"], "format": body["response_format"]})
-        worst = prices.cost(len(sent.encode("utf-8")) + 64, self.max_tokens)
+        return prices.cost(len(sent.encode("utf-8")) + 64, self.max_tokens)
+
+    def _reserve(self, key: str, worst: float) -> int:
         return self.store.reserve(
             key,
             worst,
@@ -213,6 +265,7 @@ class ModelClient:
     def _settle(
         self,
         reservation: int,
+        worst: float,
         request: CallRequest,
         body: dict[str, Any],
         response: dict[str, Any],
@@ -220,9 +273,13 @@ class ModelClient:
         result: CallResult,
     ) -> None:
         usage = response.get("usage") or {}
-        result.tokens_in = int(usage.get("prompt_tokens") or 0)
-        result.tokens_out = int(usage.get("completion_tokens") or 0)
-        result.cost_usd = prices.cost(result.tokens_in, result.tokens_out)
+        tokens_in, tokens_out = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if isinstance(tokens_in, int) and isinstance(tokens_out, int):
+            result.tokens_in, result.tokens_out = tokens_in, tokens_out
+            result.cost_usd = prices.cost(tokens_in, tokens_out)
+        else:
+            # The server did not say what it billed: count what it may have billed at most.
+            result.cost_usd = worst
         self.store.record_call(
             reservation,
             {
@@ -255,3 +312,19 @@ class ModelClient:
                 f"{'.'.join(map(str, e['loc'])) or '(root)'} {e['type']}" for e in exc.errors()
             )
             result.error = result.error[:300]
+
+
+def _retryable(status: int) -> bool:
+    """The statuses the openai SDK itself retries: timeouts, conflicts, rate limits, 5xx."""
+    return status in (408, 409, 429) or status >= 500
+
+
+def _error_text(exc: openai.APIError) -> str:
+    return f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"[:300]
+
+
+def httpx_never_sent() -> tuple[type[BaseException], ...]:
+    """Transport errors raised before the request reached the server (nothing to bill)."""
+    import httpx2
+
+    return (httpx2.ConnectError, httpx2.ConnectTimeout)

@@ -6,10 +6,10 @@ with http(s) is any OpenAI-compatible server (OpenAI, Ollama, vLLM, LM Studio...
 """
 
 import os
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
@@ -38,19 +38,15 @@ class Endpoint:
         """Does a call here reach a real server (and so may cost money or time)?"""
         return self.double is None
 
-    @property
-    def on_this_machine(self) -> bool:
-        host = urllib.parse.urlsplit(self.base_url).hostname or ""
-        return host in ("127.0.0.1", "localhost", "::1")
 
+def require_price(
+    endpoint: Endpoint, prices: Mapping[str, Any], *, cheaper_model: str | None = None
+) -> None:
+    """A model without a price would make every budget meaningless: refuse it (a server on
+    this machine too, unless it is the embedded one; see resources/llm/pricing.py)."""
+    from resources.llm.pricing import require_prices
 
-def require_price(endpoint: Endpoint, prices: Mapping[str, object]) -> None:
-    """A hosted model without a price would make every budget meaningless: refuse it."""
-    if endpoint.live and not endpoint.on_this_machine and endpoint.model not in prices:
-        raise EndpointError(
-            f"no price for model {endpoint.model!r}: add llm.prices.{endpoint.model} "
-            "(USD per million input/output tokens) to the config so budgets can hold"
-        )
+    require_prices(endpoint.spec, endpoint.model, prices, cheaper_model=cheaper_model)
 
 
 def resolve(

@@ -2,7 +2,10 @@
 
 It answers `/v1/chat/completions` with the scripted model's schema-valid answers after a fixed
 latency, can fail its first N requests with 500, and counts requests per request hash — which
-is how tests prove that no call was paid twice.
+is how tests prove that no call was paid twice. Tests name its model `stub`, which the sample
+config prices at an explicit 0. Like a paid API it bills every request it
+answers, when it starts working on it (whether or not the client is still there to read the
+answer, and whether or not the answer reports its `usage`): `billed` holds those token counts.
 """
 
 import json
@@ -24,13 +27,16 @@ class StubServer:
         fail_first: int = 0,
         fail_status: int = 500,
         scripted: ScriptedModel | None = None,
+        omit_usage: bool = False,
     ) -> None:
         self.latency_s = latency_s
+        self.omit_usage = omit_usage
         self.fail_first = fail_first
         self.fail_status = fail_status
         self.scripted = scripted or ScriptedModel()
         self.requests = 0
         self.by_hash: Counter[str] = Counter()
+        self.billed: list[tuple[int, int]] = []  # (prompt tokens, completion tokens) per answer
         self.authorizations: set[str] = set()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -54,11 +60,18 @@ class StubServer:
             self.requests += 1
             self.by_hash[request_hash(body)] += 1
             failing = self.requests <= self.fail_first
+        answer = None if failing else self.scripted.answer(body)
+        if answer is not None:
+            usage = answer["usage"]
+            with self._lock:
+                self.billed.append((usage["prompt_tokens"], usage["completion_tokens"]))
+            if self.omit_usage:
+                del answer["usage"]
         if self.latency_s:
             time.sleep(self.latency_s)
-        if failing:
+        if answer is None:
             return self.fail_status, {"error": {"message": "stub server told to fail"}}
-        return 200, self.scripted.answer(body)
+        return 200, answer
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         stub = self

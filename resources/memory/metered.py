@@ -1,11 +1,14 @@
 """A paid embeddings endpoint under the budgets: its worst case is reserved before each
-request, like a model call's (invariant 5). Embedders on this machine cost nothing."""
+request, like a model call's (invariant 5). Only the embedded embedders (`local`, `hashing`)
+are free by code; a base URL on this machine may be a proxy to a paid API, so it needs a price
+(an explicit 0 says it is free)."""
 
 from dataclasses import dataclass
 from typing import Any
 
 from resources.llm.hashing import text_hash
-from resources.memory.embeddings import Embedder, EmbeddingError, EndpointEmbedder
+from resources.llm.pricing import free_by_code
+from resources.memory.embeddings import Embedder, EmbeddingError, EndpointEmbedder, chosen_spec
 from resources.store import BudgetExhausted, Store
 
 WORKFLOW = "memory"
@@ -54,7 +57,9 @@ class MeteredEmbedder:
 
 
 def metered(embedder: Embedder, store: Store | None, config: Any, policy: Any) -> Embedder:
-    if not isinstance(embedder, EndpointEmbedder) or embedder.on_this_machine:
+    if not isinstance(embedder, EndpointEmbedder) or free_by_code(
+        chosen_spec(config.memory.embedder)
+    ):
         return embedder
     price = config.llm.prices.get(embedder.model)
     if price is None:

@@ -66,7 +66,7 @@ def test_sigkill_mid_batch_then_demo_again_loses_nothing_and_sends_nothing_twice
 ) -> None:
     inbox = _many_mails(tmp_path / "in", 30)
     home = tmp_path / "h"
-    monkeypatch.setenv("OPSBENCH_MODEL", "stub-model")
+    monkeypatch.setenv("OPSBENCH_MODEL", "stub")
     with StubServer(latency_s=0.05) as server:
         victim = _demo(home, inbox, server.url, env=dict(os.environ))
         deadline = time.monotonic() + 120

@@ -119,23 +119,32 @@ def test_a_spent_budget_degrades_as_the_policy_says(bench, monkeypatch) -> None:
 
 
 def test_a_cheaper_model_takes_over_when_the_budget_is_spent(bench, monkeypatch) -> None:
+    """The cheaper model is held to the budget at its own price. Before, a cheaper model
+    without a price was reserved at 0 USD, so it could spend without limit."""
+    import yaml
+
+    from ops_assets.config import SAMPLE_CONFIG
+
+    config = yaml.safe_load(SAMPLE_CONFIG.read_text())
+    config["llm"]["prices"]["tiny"] = {"input": 0.01, "output": 0.04}
+    path = bench.home.root / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("OPSBENCH_CONFIG", str(path))
     _policy(
         bench,
         monkeypatch,
         **{
             "reply_draft: 3.0": "reply_draft: 0.00005",
             "on_exhausted: defer": "on_exhausted: cheaper_model",
-            "cheaper_model: null": "cheaper_model: free-tiny",
+            "cheaper_model: null": "cheaper_model: tiny",
         },
     )
     key = bench.intake()
     bench.materialize(batch_assets(), key)
-    models = {
-        bench.store.get_output(i["id"], "reply_draft")["model"]
-        for i in bench.store.items()
-        if bench.store.get_output(i["id"], "reply_draft")
-    }
-    assert "free-tiny" in models  # its calls cost 0: no price configured for it
+    drafts = [bench.store.get_output(i["id"], "reply_draft") for i in bench.store.items()]
+    assert "tiny" in {d["model"] for d in drafts if d}
+    calls, _ = bench.store.ledger()
+    assert all(c["cost_usd"] > 0 for c in calls if c["model"] == "tiny")  # never free
     assert bench.store.budget_usage().get("reply_draft", 0) <= 0.00005
 
 
