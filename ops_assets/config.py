@@ -19,6 +19,16 @@ class ConfigError(Exception):
     """The configuration file is missing, unreadable or invalid; the message says where."""
 
 
+def known_zone(value: str) -> str:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone: {value!r}") from exc
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -32,6 +42,13 @@ class Identity(_Strict):
     signature: str
     tone: str
     policies: list[str] = Field(default_factory=list)
+    timezone: str = "UTC"
+    """The owner's IANA time zone: their day, and so a spent budget's, ends at its midnight."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return known_zone(value)
 
     @field_validator("owner_addresses", mode="after")
     @classmethod
@@ -143,13 +160,7 @@ class Availability(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        import zoneinfo
-
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone: {value!r}") from exc
-        return value
+        return known_zone(value)
 
 
 class FollowUps(_Strict):
@@ -181,6 +192,15 @@ class MemorySettings(_Strict):
     """The archivist's check fails above this share of duplicate active facts."""
 
 
+class Deferral(_Strict):
+    """When deferred work is tried again on its own (a spent budget: when its day ends)."""
+
+    model_backoff_s: float = Field(default=60.0, gt=0)
+    """First wait after a model outage; doubled for every probe or try that fails again."""
+    model_backoff_max_s: float = Field(default=3600.0, gt=0)
+    """The longest wait between two tries of an unavailable model."""
+
+
 Category = Literal["billing", "support", "sales", "spam", "other"]
 Route = Literal["reply_draft", "human", "no_action"]
 
@@ -197,6 +217,7 @@ class Config(_Strict):
     follow_ups: FollowUps = FollowUps()
     availability: Availability = Availability()
     memory: MemorySettings = MemorySettings()
+    deferral: Deferral = Deferral()
     policy_file: str | None = None
     """The governance policy (rules, budgets, scopes); None = OPSBENCH_POLICY or the sample."""
 
