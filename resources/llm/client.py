@@ -8,10 +8,16 @@ Every HTTP attempt is reserved on its own (the SDK's own retries are off; ours r
 for each), and an attempt the server may have billed — it timed out or the connection broke
 after the request left — stays counted at its worst case, as does an answer without `usage`.
 Only an error answer from the server, or a request that never left, releases its reservation.
+
+A request missing from the ledger is claimed in the store before it is paid for: another
+asker — a thread, a process, the UI beside a sensor run — waits for the answer to land in the
+ledger instead of paying again, and takes the claim over if its owner died (same host, pid
+gone) or stopped renewing it (`claim_ttl_s`).
 """
 
 import asyncio
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +29,7 @@ from resources.llm.endpoints import Endpoint
 from resources.llm.hashing import canonical_json, request_hash
 from resources.llm.replay import Recorder
 from resources.store import BudgetExhausted, Store
+from resources.store.call_claims import Asker
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,10 @@ class ModelClient:
     timeout_s: float = 120.0
     max_retries: int = 2
     retry_backoff_s: float = 0.5
+    # A claim lasts this long unless its owner renews it (every third of it, while the call
+    # runs); a waiter polls the ledger every `claim_poll_s`.
+    claim_ttl_s: float = 30.0
+    claim_poll_s: float = 0.1
 
     def _openai(self) -> openai.AsyncOpenAI:
         import httpx2
@@ -192,7 +203,48 @@ class ModelClient:
         response = self._from_ledger(result)
         if response is not None:
             return response
-        return await self._pay(client, request, body, prices, result)
+        asker, key = Asker.current(), result.request_hash
+        if not await self._claim(asker, result):
+            return self._from_ledger(result) if result.error_code is None else None
+        heartbeat = asyncio.create_task(self._renew(asker, key))
+        try:
+            # Answered by another asker between our miss and our claim: nothing to pay.
+            return self._from_ledger(result) or await self._pay(
+                client, request, body, prices, result
+            )
+        finally:
+            heartbeat.cancel()
+            self.store.release_call_claim(key, asker)
+
+    async def _claim(self, asker: Asker, result: CallResult) -> bool:
+        """True once this asker holds the claim; False when the answer is in the ledger (or,
+        with the error set, when the owner kept it longer than any live call can take)."""
+        key = result.request_hash
+        attempts = self.max_retries + 1
+        longest = attempts * self.timeout_s + self.retry_backoff_s * 2**attempts
+        deadline = time.monotonic() + longest + self.claim_ttl_s
+        while True:
+            if self.store.claim_call(key, asker, self.claim_ttl_s):
+                return True
+            if self.store.get_call(key) is not None:
+                return False
+            held = self.store.call_claim(key)
+            if (
+                held is not None
+                and asker.sees_gone(held)
+                and self.store.take_over_call(key, held["owner"], asker, self.claim_ttl_s)
+            ):
+                return True
+            if time.monotonic() > deadline:
+                result.error_code = "model_unavailable"
+                result.error = "another asker has held this call for longer than a call lasts"
+                return False
+            await asyncio.sleep(self.claim_poll_s)
+
+    async def _renew(self, asker: Asker, key: str) -> None:
+        while True:
+            await asyncio.sleep(self.claim_ttl_s / 3)
+            self.store.renew_call_claim(key, asker, self.claim_ttl_s)
 
     async def _pay(
         self,

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from resources.llm.hashing import canonical_json, text_hash
 from resources.store import schema as t
 from resources.store.engine import make_engine, migrate
+from resources.store.call_claims import CallClaims
 from resources.store.memory_records import MemoryRecords
 from resources.store.states import (
     ALL_STATES,
@@ -60,7 +61,7 @@ class ContactErased(Exception):
     """The destination's contact was erased: nothing more is sent to them."""
 
 
-class Store(MemoryRecords):
+class Store(CallClaims, MemoryRecords):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)

@@ -73,9 +73,10 @@ def test_identical_requests_in_one_run_are_paid_once(store, tmp_path) -> None:
     assert store.spent_today() == pytest.approx(results[0].cost_usd)
 
 
-def test_a_payment_raced_by_another_process_is_kept_and_counted(store) -> None:
-    """Two processes paid for one request: the ledger keeps the first answer, the budget
-    counts both payments."""
+def test_a_second_payment_after_an_expired_claim_is_kept_and_counted(store) -> None:
+    """Askers wait on each other's claims (tests/resources/test_model_call_claims.py), so two
+    payments for one request happen only when a claim expired under a stalled owner that then
+    came back: the ledger keeps the first answer, the budget counts both payments."""
     call = {
         "request_hash": "h1",
         "agent": "a",
