@@ -37,6 +37,22 @@ def stored_forms(text: str) -> set[str]:
     return {text.lower(), once, json.dumps(once)[1:-1]}
 
 
+DUPLICATE_WINDOW = dt.timedelta(minutes=10)
+
+
+def _close_in_time(first: str | None, second: str | None) -> bool:
+    """Within DUPLICATE_WINDOW of each other (two unknown times are no evidence of two
+    messages; intake always knows one, from the Date header or the file's arrival)."""
+    if first is None and second is None:
+        return True
+    try:
+        a, b = dt.datetime.fromisoformat(first or ""), dt.datetime.fromisoformat(second or "")
+    except ValueError:
+        return False
+    a, b = (x if x.tzinfo else x.replace(tzinfo=dt.UTC) for x in (a, b))
+    return abs(a - b) <= DUPLICATE_WINDOW
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
@@ -108,7 +124,7 @@ class Store(CallClaims, MemoryRecords):
     def register(self, item: Row, *, batch: str | None, actor: str = "intake") -> Registered:
         """Insert a new work item; a re-registration of the same id is a no-op (crash replay).
 
-        Duplicates (same Message-ID, or same sender and body) are recorded as such, pointing at
+        Duplicates (the same message: see `_find_original`) are recorded as such, pointing at
         the first item that carried them.
         """
         with self.tx() as conn:
@@ -153,6 +169,9 @@ class Store(CallClaims, MemoryRecords):
             return Registered(item["id"], state, duplicate_of, True)
 
     def _find_original(self, conn: sa.Connection, item: Row) -> str | None:
+        """The first usable item that is the same message: the same Message-ID, or the same
+        content key (intake's hash of sender, subject, text and attachments) received within
+        DUPLICATE_WINDOW of it. A monthly mail with the same words is a new message."""
         wi = t.work_items
         usable = wi.c.state.notin_(("quarantined", "duplicate"))
         checks = []
@@ -162,10 +181,17 @@ class Store(CallClaims, MemoryRecords):
             checks.append(wi.c.content_hash == item["content_hash"])
         if not checks:
             return None
-        row = conn.execute(
-            sa.select(wi.c.id).where(usable, sa.or_(*checks)).order_by(wi.c.created_at).limit(1)
-        ).first()
-        return row.id if row else None
+        rows = conn.execute(
+            sa.select(wi.c.id, wi.c.message_id, wi.c.received_at)
+            .where(usable, sa.or_(*checks))
+            .order_by(wi.c.created_at)
+        ).all()
+        for row in rows:
+            if item.get("message_id") and row.message_id == item["message_id"]:
+                return str(row.id)
+            if _close_in_time(row.received_at, item.get("received_at")):
+                return str(row.id)
+        return None
 
     def create_batch(self, key: str, trigger: str, item_count: int) -> None:
         with self.tx() as conn:

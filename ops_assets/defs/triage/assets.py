@@ -176,10 +176,16 @@ def _reconsider(
         )
 
 
+# What intake flags on the raw mail (sensors.mail.model.PARSER_FLAGS; a test keeps them equal).
+INTAKE_FLAGS = ("hidden_text", "charset_fallback")
+
+
 def _flag_risky_requests(st: Store, items: list[dict[str, Any]]) -> None:
     """Injection and fraud flags, decided by code before any model reads the message."""
     for item in items:
-        flags = injection_flags(item["subject"], item["body"], item["sender"])
+        # Flags intake raised from the raw mail (hidden HTML text, a charset fallback) stay.
+        raw = [f for f in item["flags"] or [] if f in INTAKE_FLAGS]
+        flags = raw + injection_flags(item["subject"], item["body"], item["sender"])
         if flags != (item["flags"] or []):
             st.update_fields(item["id"], flags=flags)
             st.audit(item["id"], "triage_rules", "flagged", {"flags": flags})
