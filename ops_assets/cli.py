@@ -1,5 +1,6 @@
 """`opsbench`: the operator's daily verbs. stdout carries only the result; progress goes to
-stderr. Exit codes: 0 ok, 1 failure, 2 configuration error, 3 timeout."""
+stderr. Exit codes: 0 ok, 1 failure, 2 configuration error, 3 timeout, 4 (`demo`) held by the kill
+switch."""
 
 import argparse
 import json
@@ -14,7 +15,7 @@ from typing import Any
 
 from ops_assets.config import CATEGORIES, ConfigError, load_config
 
-EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_TIMEOUT = 0, 1, 2, 3
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_TIMEOUT, EXIT_HELD = 0, 1, 2, 3, 4
 
 
 def _err(message: str) -> None:
@@ -113,10 +114,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
             server.stop()
     summary = _summary(home, store, since=since, elapsed=time.monotonic() - started)
     summary["live_calls"] = summary["model_calls"] if endpoint.live else 0
+    summary["kill_switch"] = "on" if outcome.kill_switch else "off"
     if args.json:
         _out(summary, True)
     else:
         _out(_summary_text(summary), False)
+    if outcome.kill_switch:
+        held = summary["deferred"].get("kill_switch", {}).get("count", 0)
+        _err(f"kill switch is on: {held} items held (deferred / kill_switch) until opsbench resume")
+        return EXIT_HELD
     if not outcome.rested:
         _err(f"timeout after {args.timeout}s: some items are still in flight")
         return EXIT_TIMEOUT
@@ -150,6 +156,8 @@ def _copy_inbox(source: Path, inbox: Path) -> int:
 
 
 def _summary(home: Any, store: Any, *, since: str, elapsed: float) -> dict[str, Any]:
+    from ops_assets.status import deferred_report
+
     items = store.items()
     categories = dict.fromkeys(CATEGORIES, 0)
     for item in items:
@@ -167,6 +175,7 @@ def _summary(home: Any, store: Any, *, since: str, elapsed: float) -> dict[str, 
         "tokens_out": totals["tokens_out"],
         "cost_usd": round(totals["cost_usd"], 8),
         "elapsed_s": round(elapsed, 3),
+        "deferred": deferred_report(store, load_config())["deferred_groups"],
     }
 
 
@@ -178,7 +187,16 @@ def _summary_text(summary: dict[str, Any]) -> str:
         f"  model calls {summary['model_calls']} (cache hits {summary['cache_hits']}), "
         f"tokens {summary['tokens_in']}/{summary['tokens_out']}, "
         f"cost ${summary['cost_usd']:.6f}, {summary['elapsed_s']}s"
-    )
+    ) + "".join(f"\n  {line}" for line in _deferred_lines(summary["deferred"]))
+
+
+def _deferred_lines(groups: dict[str, Any]) -> list[str]:
+    return [
+        f"deferred {reason}: {g['count']}, next try "
+        + (g["next_try"] or "on `opsbench resume`")
+        + f" (waits for {g['waits_for']})"
+        for reason, g in groups.items()
+    ]
 
 
 # ------------------------------------------------------------------ items, show, retry, status
@@ -282,7 +300,12 @@ def _status_text(report: dict[str, Any]) -> str:
         f"  budgets today (USD): {budgets}",
         f"  sensors: {', '.join(f'{k} {v}' for k, v in report['sensors'].items())}",
     ]
-    lines += [f"  deferred {d['id']}: {d['reason_code']}" for d in report["deferred"]]
+    lines += [f"  {line}" for line in _deferred_lines(report["deferred_groups"])]
+    lines += [
+        f"  deferred {d['id']}: {d['reason_code']}, attempt {d['attempt']}, next try "
+        + (d["next_try"] or "on `opsbench resume`")
+        for d in report["deferred"]
+    ]
     lines += [
         f"  recent failure {f['id']}: {f['state']} {f['reason_code']}"
         for f in report["last_failures"]

@@ -15,6 +15,8 @@ from ops_assets.home import Home
 from ops_assets.partitions import BATCHES
 from resources.processes import pid_alive
 from resources.store import Store
+from sensors.deferred import Clock, utc_now
+from sensors.inbox import build_inbox_sensor
 from sensors.intake import complete_files
 from sensors.recovery import recover_batches
 
@@ -33,13 +35,24 @@ class HeadlessOutcome:
     rested: bool
     runs: int
     failed_runs: int
+    kill_switch: bool = False
+    """The kill switch is on: the runner took the mail in, held it, and returned at once."""
 
 
 class HeadlessRunner:
-    def __init__(self, home: Home, store: Store, *, log: Callable[[str], None] = _stderr) -> None:
+    def __init__(
+        self,
+        home: Home,
+        store: Store,
+        *,
+        log: Callable[[str], None] = _stderr,
+        clock: Clock = utc_now,
+    ) -> None:
+        """`clock`: when deferred work is due (tests move a day on without waiting for it)."""
         from ops_assets.definitions import defs, resource_defs
 
         self.home, self.store, self.log = home, store, log
+        self.inbox_sensor = build_inbox_sensor(clock)
         self.defs = defs
         self.resources = resource_defs()
         self.instance = dg.DagsterInstance.from_config(str(home.dagster))
@@ -64,6 +77,8 @@ class HeadlessRunner:
     def run_until_rested(self, *, timeout_s: float, poll_s: float = 0.25) -> HeadlessOutcome:
         deadline = time.monotonic() + timeout_s
         while True:
+            if self.store.kill_switch_on():
+                return self._held_by_kill_switch(deadline)
             progressed = self._inbox_tick() | self._outcomes_tick()
             if progressed:
                 self._alerts_tick()
@@ -86,11 +101,25 @@ class HeadlessRunner:
             sensor_name=name,
         )
 
-    def _inbox_tick(self) -> bool:
-        from sensors.inbox import inbox_sensor
+    def _held_by_kill_switch(self, deadline: float) -> HeadlessOutcome:
+        """No run starts while the switch is on: take in what has arrived (the sensor holds it
+        as deferred / kill_switch) and return, rather than wait for work that cannot move."""
+        settle = time.monotonic() + self._settle_s() + 1.0
+        while True:
+            self._inbox_tick()
+            if self._intake_empty() or time.monotonic() > min(deadline, settle):
+                return HeadlessOutcome(False, self.runs, self.failed_runs, kill_switch=True)
+            time.sleep(0.1)
 
+    def _settle_s(self) -> float:
+        from ops_assets.config import load_config
+
+        config = load_config()  # a file must settle, then a small batch waits to fill
+        return config.intake.settle_s + config.batching.max_wait_s
+
+    def _inbox_tick(self) -> bool:
         with self._context("inbox_sensor") as context:
-            result = inbox_sensor(context)
+            result = self.inbox_sensor(context)
         if isinstance(result, dg.SkipReason) or result is None:
             return False
         assert isinstance(result, dg.SensorResult)
@@ -170,9 +199,13 @@ class HeadlessRunner:
     def _runs_with_key(self, run_key: str) -> list[dg.DagsterRun]:
         return list(self.instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key})))
 
-    def _rested(self) -> bool:
+    def _intake_empty(self) -> bool:
         if any(not p.name.startswith(".") for p in self.home.claimed.iterdir()):
             return False
-        if complete_files([self.home.inbox], settle_s=-math.inf, now=time.time()):
-            return False  # anything waiting in the inbox, settled or not
+        # anything waiting in the inbox, settled or not
+        return not complete_files([self.home.inbox], settle_s=-math.inf, now=time.time())
+
+    def _rested(self) -> bool:
+        if not self._intake_empty():
+            return False
         return self.store.in_flight_count() == 0 and not self.store.unremembered()

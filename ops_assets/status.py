@@ -1,8 +1,11 @@
 """`opsbench status`: what an operator checks first — states, budgets, kill switch, sensors,
 and what failed last."""
 
+import datetime as dt
+import zoneinfo
 from typing import Any
 
+from ops_assets.config import Config
 from ops_assets.governance.policy import load_policy
 from ops_assets.home import Home
 from resources.store import Store
@@ -28,10 +31,39 @@ def sensor_states(home: Home) -> dict[str, str]:
     return states
 
 
+def deferred_report(store: Store, config: Config, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Deferred items and, per reason, how many and when the first is next tried (in the
+    owner's time zone; None: only `opsbench resume` releases them)."""
+    from sensors.deferred import deferrals, groups, utc_now
+
+    zone = zoneinfo.ZoneInfo(config.identity.timezone)
+    schedules = deferrals(store, config, now or utc_now())
+
+    def when(moment: dt.datetime | None) -> str | None:
+        return moment.astimezone(zone).isoformat(timespec="seconds") if moment else None
+
+    return {
+        "deferred": [
+            {
+                "id": d.item_id,
+                "reason_code": d.reason_code,
+                "attempt": d.attempt,
+                "next_try": when(d.next_try),
+            }
+            for d in schedules
+        ],
+        "deferred_groups": {
+            reason: {**group, "next_try": when(group["next_try"])}
+            for reason, group in groups(schedules).items()
+        },
+    }
+
+
 def status(home: Home, store: Store) -> dict[str, Any]:
     from ops_assets.config import load_config
 
-    budgets = load_policy(load_config().policy_file).budgets
+    config = load_config()
+    budgets = load_policy(config.policy_file).budgets
     usage = store.budget_usage()
     report_budgets = {
         "daily": {"limit_usd": budgets.daily_usd, "used_usd": round(usage.get("daily", 0.0), 6)}
@@ -53,10 +85,7 @@ def status(home: Home, store: Store) -> dict[str, Any]:
         "kill_switch": "on" if store.kill_switch_on() else "off",
         "budgets": report_budgets,
         "sensors": sensor_states(home),
-        "deferred": [
-            {"id": i["id"], "reason_code": i["reason_code"]}
-            for i in store.items(states=["deferred"])
-        ],
+        **deferred_report(store, config),
         "last_failures": [
             {
                 "id": i["id"],

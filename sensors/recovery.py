@@ -5,7 +5,8 @@ batch with unfinished items would wait forever. Each sensor tick (and the headle
 looks at the runs of every pending batch's current attempt: when all of them finished, the
 newest ended more than `grace_s` ago, and items are still unfinished, the attempt is bumped so
 the batch gets a fresh run key — at most MAX_BATCH_ATTEMPTS times, then its unfinished items
-go to `awaiting_human` with reason `run_failed`.
+go to `awaiting_human` with reason `run_failed`. While the kill switch is on, items of batches
+no run works on rest as deferred / kill_switch instead (`opsbench resume` releases them).
 """
 
 import time
@@ -15,6 +16,8 @@ import dagster as dg
 from resources.store import IN_FLIGHT, Store
 
 MAX_BATCH_ATTEMPTS = 3
+# Before review the state machine lets an item be deferred (a reviewed one waits for the gate).
+HOLDABLE = ("received", "triaged", "drafted")
 BATCH_TAG, ATTEMPT_TAG = "opsbench/batch", "opsbench/attempt"
 
 
@@ -59,3 +62,24 @@ def recover_batches(
         store.bump_batch_attempt(batch["key"])
         moved.append(batch["key"])
     return moved
+
+
+def hold_for_kill_switch(instance: dg.DagsterInstance, store: Store) -> int:
+    """With the kill switch on no batch run starts, so items of batches with no run under way
+    rest visibly as deferred / kill_switch (`opsbench resume` puts them back) instead of
+    waiting as `received`. A running batch defers its own items at its next model call."""
+    held = 0
+    for batch in store.pending_batches():
+        runs = runs_for_attempt(instance, batch["key"], batch["attempt"])
+        if any(not run.is_finished for run in runs):
+            continue
+        for item in store.items(batch=batch["key"], states=HOLDABLE):
+            held += store.transition(
+                item["id"],
+                "deferred",
+                actor="kill_switch",
+                reason_code="kill_switch",
+                reason="held by the kill switch before its batch ran",
+                expect=(item["state"],),
+            )
+    return held

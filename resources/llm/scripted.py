@@ -246,6 +246,9 @@ def completion(body: dict[str, Any], content: str) -> dict[str, Any]:
 class ScriptedModel:
     """Deterministic answers keyed by the response schema's name; counts the calls it serves."""
 
+    down = False
+    """A scripted outage: every request (health probes too) gets 503 while it is set."""
+
     def __init__(
         self,
         scripts: dict[str, Script] | None = None,
@@ -268,6 +271,10 @@ class ScriptedModel:
         return completion(body, json.dumps(script(_email_text(body))))
 
     def handle(self, request: httpx2.Request) -> httpx2.Response:
+        if self.down:
+            return httpx2.Response(503, json={"error": {"message": "scripted outage"}})
+        if request.method == "GET":  # GET /v1/models: a health probe, not a served call
+            return httpx2.Response(200, json={"object": "list", "data": [{"id": "scripted-v1"}]})
         self.calls += 1
         body = json.loads(request.content)
         try:
