@@ -87,6 +87,19 @@ def wait_http(
     return False
 
 
+def fail_runs_left_by_a_crash(home: Home) -> None:
+    """Nothing of this home runs before the daemon starts: every unfinished run was killed
+    (a SIGKILL of the tree, a power cut), so its locks, pool slots and batch move on."""
+    import dagster as dg
+
+    from sensors.orphans import fail_orphaned_runs
+
+    with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
+        failed = fail_orphaned_runs(instance, start_timeout_s=0)
+    if failed:
+        _log(f"{len(failed)} run(s) left unfinished by a crash marked failed; their work resumes")
+
+
 def dagster_env(home: Home) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -173,6 +186,7 @@ def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
     commands = dagster_commands(port)
     pids_file = home.root / "workbench.pids"
     stop_leftovers(pids_file)
+    fail_runs_left_by_a_crash(home)
     children = [
         start_child(commands[name], logs / f"{name}.log", env) for name in ("daemon", "webserver")
     ]

@@ -81,6 +81,7 @@ class SmtpSink:
         self.messages: list[bytes] = []
         self.accepted_at: list[float] = []
         self.script = list(script or [])
+        self.delay_s = delay_s  # may change while it runs (a server that recovers)
         self.data_started = threading.Event()
         sink = self
 
@@ -92,8 +93,8 @@ class SmtpSink:
                     # Queued first, answered after: what a slow real server does.
                     sink.messages.append(envelope.original_content or envelope.content)
                     sink.accepted_at.append(time.time())
-                if delay_s:
-                    await asyncio.sleep(delay_s)
+                if sink.delay_s:
+                    await asyncio.sleep(sink.delay_s)
                 if reply == SmtpSink.DROP:
                     server.transport.abort()
                     return "250 OK"  # never reaches the client: the line is gone
@@ -210,4 +211,16 @@ def json_mail(folder: Path, name: str, sender: str, subject: str, body: str) -> 
             }
         )
     )
+    return path
+
+
+def priced_config(path: Path, model: str = "stub", **connectors: object) -> Path:
+    """The sample config (connectors as write_config) with `model` priced at 0: a base URL on
+    127.0.0.1 is a paid endpoint until the config says otherwise."""
+    import yaml
+
+    write_config(path, **connectors)
+    config = yaml.safe_load(path.read_text())
+    config["llm"].setdefault("prices", {})[model] = {"input": 0, "output": 0}
+    path.write_text(yaml.safe_dump(config))
     return path

@@ -7,7 +7,7 @@ import time
 import urllib.request
 
 import pytest
-from support import CANARIES, OPSBENCH, SAMPLES, assert_no_canary, drop
+from support import CANARIES, OPSBENCH, SAMPLES, assert_no_canary, drop, priced_config
 
 from ops_assets.home import open_home
 from ops_assets.workbench import (
@@ -44,6 +44,7 @@ def test_dropped_mail_is_delivered_by_sensor_launched_runs(tmp_path) -> None:
     stub = StubServer().__enter__()
     # Run workers reach a real HTTP endpoint with a canary key that must never be written.
     env.update({"OPSBENCH_LLM": stub.url, "OPSBENCH_MODEL": "stub", **CANARIES})
+    env["OPSBENCH_CONFIG"] = str(priced_config(tmp_path / "config.yaml"))
     port = free_port()
     commands = dagster_commands(port)
     children = [

@@ -8,7 +8,7 @@ import time
 import urllib.request
 
 import pytest
-from support import REPO, SAMPLES, drop
+from support import REPO, SAMPLES, drop, priced_config
 
 from ops_assets.home import open_home
 from ops_assets.workbench import (
@@ -53,6 +53,7 @@ def test_second_mail_is_drafted_with_memory_of_the_first(tmp_path) -> None:
     stub = StubServer().__enter__()
     env = dagster_env(home)
     env.update({"OPSBENCH_LLM": stub.url, "OPSBENCH_MODEL": "stub", "OPSBENCH_EMBEDDER": "local"})
+    env["OPSBENCH_CONFIG"] = str(priced_config(tmp_path / "config.yaml"))
     port = free_port()
     commands = dagster_commands(port)
     children = [
