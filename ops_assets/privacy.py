@@ -11,6 +11,7 @@ writers' lock and the drain's lock while it deletes, so no send or memory write 
 
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -197,6 +198,11 @@ def _erase_files(
             if victim.exists():
                 victim.unlink()
                 removed += 1
+        # Intake keeps a mail's attachments beside its original, in <item>.attachments/.
+        attachments = path.with_suffix(".attachments")
+        if attachments.is_dir():
+            removed += sum(1 for p in attachments.iterdir() if p.is_file())
+            shutil.rmtree(attachments)
     return removed
 
 

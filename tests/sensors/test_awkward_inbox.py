@@ -135,3 +135,14 @@ def test_triage_keeps_the_flags_intake_raised(intake, bench) -> None:
     item = items["wrong-charset.eml"]
     _flag_risky_requests(bench.store, [item])
     assert bench.store.get_item(item["id"])["flags"] == [CHARSET_FALLBACK]
+
+
+def test_erase_takes_the_attachments_with_the_mail(intake, bench) -> None:
+    from ops_assets.privacy import erase
+
+    _, items = intake
+    kept = Path(items["big-attachment.eml"]["headers"][INTAKE_NOTES]["attachments"][0]["path"])
+    erase(bench.home, bench.store, "accounts@lumenarchitects.example", wait_s=1.0)
+    assert not kept.parent.exists()
+    invoices = [p for p in bench.home.originals.glob("*.attachments")]
+    assert len(invoices) == 3  # the three "see attached" mails of another contact stay
