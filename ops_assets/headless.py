@@ -18,6 +18,7 @@ from resources.store import Store
 from sensors.deferred import Clock, utc_now
 from sensors.inbox import build_inbox_sensor
 from sensors.intake import complete_files
+from sensors.orphans import fail_orphaned_runs
 from sensors.recovery import recover_batches
 
 RUN_KEY_TAG = "opsbench/run_key"
@@ -174,6 +175,7 @@ class HeadlessRunner:
         if self._runs_with_key(request.run_key or ""):
             # Ran under this key already; if it left items unfinished, recovery gives the
             # batch a new attempt (a new key) on a later tick, or hands it to the owner.
+            fail_orphaned_runs(self.instance)  # a killed `demo` left them STARTED
             return bool(recover_batches(self.instance, self.store, grace_s=0))
         return self._execute(BATCH_JOB, request, partition_key=request.partition_key)
 

@@ -13,6 +13,7 @@ from resources.settings import SettingsResource
 from resources.store.resource import StoreResource
 from sensors.deferred import Clock, resume_deferred, utc_now
 from sensors.intake import tick
+from sensors.orphans import fail_orphaned_runs
 from sensors.recovery import ATTEMPT_TAG, BATCH_TAG, hold_for_kill_switch, recover_batches
 
 
@@ -59,6 +60,7 @@ def build_inbox_sensor(clock: Clock = utc_now) -> dg.SensorDefinition:
             return dg.SkipReason(
                 f"kill switch is on: {result.registered} items registered, {held} held, no runs"
             )
+        fail_orphaned_runs(context.instance)  # a killed worker's runs stay STARTED otherwise
         recover_batches(context.instance, st)
         resume_deferred(st, config, now=clock(), model_healthy=lambda: _healthy(llm))
         known = set(context.instance.get_dynamic_partitions(BATCHES))
