@@ -24,24 +24,36 @@ def combined_version(name: str, *versions: str) -> str:
     return f"{name}-{digest}"
 
 
-def untrusted_email(item: dict[str, Any], max_body_chars: int = 6000) -> str:
+def untrusted_email(
+    item: dict[str, Any], max_body_chars: int = 6000, *, derived: dict[str, str] | None = None
+) -> str:
     """The item as data between markers the text itself cannot forge, its body cut to fit a
-    small model's context (the full text stays in the store)."""
+    small model's context (the full text stays in the store).
+
+    `derived` holds what a model wrote about the mail (the triage summary): text the mail can
+    steer, so it sits inside the same envelope, one line each, never beside the instructions."""
 
     def clean(value: object) -> str:
         return str(value or "").replace(OPEN, "[marker]").replace(CLOSE, "[marker]")
 
+    notes = [f"{name}: {' '.join(clean(v).split())}" for name, v in (derived or {}).items()]
     return "\n".join(
         [
             OPEN,
             f"From-Name: {clean(item.get('sender_name'))}",
             f"From: {clean(item.get('sender'))}",
             f"Subject: {clean(item.get('subject'))}",
+            *notes,
             "",
             _cut(clean(item.get("body")), max_body_chars),
             CLOSE,
         ]
     )
+
+
+def triage_notes(triage: dict[str, Any]) -> dict[str, str]:
+    """What triage's model wrote about a mail, for the envelope of later prompts."""
+    return {"Model-Summary (written by a model from this email)": str(triage.get("summary") or "")}
 
 
 def _cut(text: str, limit: int) -> str:
