@@ -3,6 +3,7 @@
 from typing import Any
 
 from ops_assets.governance.amounts import amounts
+from ops_assets.governance.domains import domain_of, is_hostname, is_known
 from ops_assets.governance.policy import Facts, Policy
 from resources.store import Store
 
@@ -18,8 +19,11 @@ def facts_for(
     *,
     meeting_invite: bool = False,
 ) -> Facts:
-    domain = recipient.rsplit("@", 1)[-1].lower()
-    known = domain in {d.lower() for d in policy.known_domains} or store.delivered_to_domain(domain)
+    # Exactly a listed or delivered-to host name: no wildcard, look-alike or case trick.
+    domain = domain_of(recipient)
+    known = is_known(domain, policy.known_domains) or (
+        is_hostname(domain) and store.delivered_to_domain(domain)
+    )
     text = f"{item.get('subject') or ''}\n{item.get('body') or ''}\n{reply_body}"
     found = amounts(text)
     return Facts(

@@ -58,8 +58,18 @@ class Budgets(_Strict):
     cheaper_model: str | None = None
 
 
+class SenderAuthentication(_Strict):
+    """Which Authentication-Results headers count, and what their absence means."""
+
+    authserv_ids: list[str] = Field(default_factory=list)
+    """The receiving server's id in its Authentication-Results; empty = the topmost header."""
+    require: bool = False
+    """True: mail without a header from those servers counts as unauthenticated."""
+
+
 class Policy(_Strict):
     known_domains: list[str] = Field(default_factory=list)
+    sender_authentication: SenderAuthentication = SenderAuthentication()
     actions: dict[str, ActionPolicy] = Field(default_factory=dict)
     budgets: Budgets = Budgets()
     scopes: dict[str, list[str]] = Field(default_factory=dict)

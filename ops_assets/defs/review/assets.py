@@ -174,7 +174,7 @@ def review(
         limit=config.quality.max_failure_rate,
     )
     if not rate.blocked:
-        gate(st, settings.policy(), passed)
+        gate(st, settings.policy(), passed, config.identity)
 
     results = [r for c in cases for r in c.results]
     suite = _merged(suite_outcomes)
