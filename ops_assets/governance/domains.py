@@ -29,13 +29,19 @@ def domain_of(address: str | None) -> str:
 
 
 def is_hostname(domain: str) -> bool:
-    """An ASCII host name (labels of letters, digits and inner hyphens): no wildcard, no
-    Unicode, no trailing dot. Punycode labels (xn--) are ASCII but never equal a plain name."""
-    return bool(_HOSTNAME.match(domain))
+    """A host name (labels of letters, digits and inner hyphens, an IDN in either form): no
+    wildcard, no underscore, no trailing dot. Whether it is *known* is `is_known`'s question."""
+    if _HOSTNAME.match(domain):
+        return True
+    try:
+        encoded = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return encoded != domain and bool(_HOSTNAME.match(ascii_lower(encoded)))
 
 
 def is_known(domain: str, known: Iterable[str]) -> bool:
-    """Exactly one of the known domains, and a plain host name."""
+    """Exactly one of the known domains (character for character), and a host name."""
     return is_hostname(domain) and domain in {ascii_lower(d.strip()) for d in known}
 
 

@@ -28,7 +28,7 @@ EXPECTED = {
     "wildcard-domain.eml": {"invalid_sender_domain"},
     "percent-domain.eml": {"invalid_sender_domain"},
     "spoofed-known-contact.eml": {"unauthenticated_sender"},
-    "spoofed-owner.eml": {"own_address"},
+    "spoofed-owner.eml": {"spoofed_own_address"},
     "base64-instruction.eml": {"encoded_blob", "draft_repeats_encoded"},
     "german-instruction.eml": {"instruction_like"},
     "french-instruction.eml": {"instruction_like"},

@@ -6,6 +6,7 @@ the normalised text (`governance.normalize`): a Cyrillic letter or a zero-width 
 import re
 from typing import Any
 
+from ops_assets.governance.authentication import verdict
 from ops_assets.governance.normalize import for_rules
 
 BOUNCE_SENDERS = re.compile(r"^(mailer-daemon|postmaster|bounces?|no-?reply)@", re.I)
@@ -29,6 +30,12 @@ def no_action_rule(item: dict[str, Any], owner_addresses: list[str]) -> tuple[st
     headers = {k.lower(): str(v).lower() for k, v in (item.get("headers") or {}).items()}
     sender = (item.get("sender") or "").lower()
     if sender in owner_addresses:
+        if verdict(item) == "fail":
+            # Never answered either way; the reason says it was someone else.
+            return (
+                "spoofed_own_address",
+                "claims an owner's address, but the receiving server could not authenticate it",
+            )
         return "own_address", "sent from one of the owner's own addresses"
     auto = headers.get("auto-submitted", "no")
     if auto and auto != "no":

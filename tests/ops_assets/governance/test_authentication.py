@@ -52,3 +52,13 @@ def test_the_header_is_read_from_the_stored_original(tmp_path) -> None:
     assert parse(value).methods["dmarc"][0][0] == "fail"
     assert verdict(item) == "fail"
     assert verdict({**item, "original_path": str(tmp_path / "gone.eml")}) == "unknown"
+
+
+def test_mail_from_the_owners_address_that_fails_authentication_says_so() -> None:
+    from ops_assets.defs.triage.rules import no_action_rule
+
+    owner = ["hello@northwind.example"]
+    spoof = _item(f"{SERVER}; spf=softfail; dmarc=none", sender="hello@northwind.example")
+    assert no_action_rule(spoof, owner)[0] == "spoofed_own_address"
+    real = _item(f"{SERVER}; auth=pass smtp.auth=alex", sender="hello@northwind.example")
+    assert no_action_rule(real, owner)[0] == "own_address"
