@@ -191,12 +191,13 @@ def _summary_text(summary: dict[str, Any]) -> str:
 
 
 def _deferred_lines(groups: dict[str, Any]) -> list[str]:
-    return [
-        f"deferred {reason}: {g['count']}, next try "
-        + (g["next_try"] or "on `opsbench resume`")
-        + f" (waits for {g['waits_for']})"
-        for reason, g in groups.items()
-    ]
+    lines = []
+    for reason, group in groups.items():
+        when = f"until {group['waits_for']}"
+        if group["next_try"]:
+            when = f"next try {group['next_try']} (waits for {group['waits_for']})"
+        lines.append(f"deferred {reason}: {group['count']}, {when}")
+    return lines
 
 
 # ------------------------------------------------------------------ items, show, retry, status
@@ -302,8 +303,8 @@ def _status_text(report: dict[str, Any]) -> str:
     ]
     lines += [f"  {line}" for line in _deferred_lines(report["deferred_groups"])]
     lines += [
-        f"  deferred {d['id']}: {d['reason_code']}, attempt {d['attempt']}, next try "
-        + (d["next_try"] or "on `opsbench resume`")
+        f"  deferred {d['id']}: {d['reason_code']}"
+        + (f", attempt {d['attempt']}, next try {d['next_try']}" if d["next_try"] else "")
         for d in report["deferred"]
     ]
     lines += [
