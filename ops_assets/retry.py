@@ -37,6 +37,9 @@ def retry_item(store: Store, item_id: str) -> str:
     fields = {}
     if item["state"] == "quarantined":
         fields = _reparse(item)
+    if not (fields or item).get("sender"):
+        # Intake's no_reply_address: the flow would write a reply to nobody.
+        raise RetryError(f"{item_id} has no From address anyone could be answered at")
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     batch = f"retry-{stamp}-{hashlib.sha256(item_id.encode()).hexdigest()[:8]}"
     store.create_batch(batch, "retry", 1)

@@ -358,7 +358,7 @@ def item_fields(
     notes = dict(parsed.extra)
     if parsed.attachments:
         notes["attachments"] = keep_attachments(
-            parsed.attachments, resting.parent / f"{item_id}.attachments"
+            parsed.attachments, resting.with_suffix(".attachments")
         )
     headers: dict[str, Any] = dict(parsed.headers)
     if notes:

@@ -146,3 +146,14 @@ def test_erase_takes_the_attachments_with_the_mail(intake, bench) -> None:
     assert not kept.parent.exists()
     invoices = [p for p in bench.home.originals.glob("*.attachments")]
     assert len(invoices) == 3  # the three "see attached" mails of another contact stay
+
+
+def test_mail_nobody_can_be_answered_at_is_not_released_into_the_flow(intake, bench) -> None:
+    from ops_assets.retry import RetryError, retry_item
+
+    _, items = intake
+    with pytest.raises(RetryError, match="no From address"):
+        retry_item(bench.store, items["no-from.eml"]["id"])
+    assert bench.store.get_item(items["no-from.eml"]["id"])["state"] == "awaiting_human"
+    duplicate = next(i for i in items.values() if i["state"] == "duplicate")
+    assert retry_item(bench.store, duplicate["id"]).startswith("retry-")  # others still go
