@@ -969,12 +969,6 @@ class Store(CallClaims, MemoryRecords):
                 )
                 self._audit(conn, None, "privacy", "delivery_blocked", {})
 
-    def delivery_blocked(self, destination: str) -> bool:
-        key = self._delivery_tombstone(destination)
-        with self.engine.connect() as conn:
-            found = conn.execute(sa.select(t.controls.c.key).where(t.controls.c.key == key))
-            return found.first() is not None
-
     def delivery_content(self, delivery_id: str, content_hash: str) -> None:
         """The body to send changed before anything went out (a new approval): the ledger
         records what is sent now."""
