@@ -2,10 +2,13 @@
 from memory (facts, episodes and every old table version), the store (payloads, ledger prompts
 and answers, outputs, failures, CRM, memory contexts), outbox copies, intake originals and
 captured logs, and compacts the SQLite files — afterwards neither search, nor an old table
-version, nor any file under the home holds the address or the message text."""
+version, nor any file under the home holds the address or the message text. And an erase
+wins against delivery: nothing is accepted by the SMTP server after it returns, a refused
+erase still blocks sends to the address, and a bounce quoting it leaves no trace."""
 
 import json
 
+import pytest
 from support import batch_assets, outcome_assets, permissive_policy
 
 from ops_assets.defs.archivist.assets import memory_facts
@@ -181,6 +184,7 @@ def test_a_bounce_quoting_the_address_then_erase_exits_0_and_finds_nothing(
     assert find(bench.home, [PRIYA.encode(), b"mailbox unknown"]) == []
 
 
+@pytest.mark.slow  # a drain in a process of its own
 def test_erase_during_a_slow_smtp_send_wins_and_the_drain_ends_cleanly(
     bench, monkeypatch, tmp_path
 ) -> None:
