@@ -3,8 +3,8 @@
 `From:` is whatever the sender typed; what the receiving server checked (SPF, DKIM, DMARC) is
 in the Authentication-Results header it adds on top. A sender can add more such headers below
 it, so only the topmost counts, or, when the policy names its servers (`authserv_ids`), the
-topmost of theirs. Intake keeps few headers today, so the header is read from the item's stored
-original (headers only) when the item does not carry it.
+topmost of theirs. Intake keeps only the topmost, so every one is read from the item's stored
+original (headers only) when it is there.
 """
 
 import email.parser
@@ -54,18 +54,26 @@ def parse(value: str) -> Results:
 
 
 def header_values(item: dict[str, Any]) -> list[str]:
-    """The item's Authentication-Results headers, topmost first."""
+    """The item's Authentication-Results headers, topmost first: every one from the stored
+    original (intake keeps only the topmost), else the one the item carries."""
+    from_original = _from_original(item)
+    if from_original is not None:
+        return from_original
     carried = (item.get("headers") or {}).get(HEADER)
-    if carried:
-        return [carried] if isinstance(carried, str) else [str(v) for v in carried]
+    if not carried:
+        return []
+    return [carried] if isinstance(carried, str) else [str(v) for v in carried]
+
+
+def _from_original(item: dict[str, Any]) -> list[str] | None:
     path = item.get("original_path")
     if not path or item.get("kind") not in (None, "eml"):
-        return []
+        return None
     try:
         with Path(path).open("rb") as handle:
             raw = handle.read(_MAX_HEADER_BYTES)
     except OSError:
-        return []
+        return None
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
     parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
     return [" ".join(str(v).split()) for v in parsed.get_all(HEADER) or []]

@@ -9,7 +9,7 @@ from typing import Any
 
 from ops_assets.config import Identity, load_config
 from ops_assets.governance.facts import facts_for
-from ops_assets.governance.holds import MESSAGE_HOLDS, reply_holds
+from ops_assets.governance.holds import MESSAGE_HOLDS, delivered_domains, reply_holds
 from ops_assets.governance.policy import Decision, Policy, decide
 from resources.store import Store
 
@@ -40,9 +40,10 @@ def gate(
     """The operator's policy decides, from facts code computed, per reviewed item; code holds
     turn an automatic send into a wait for the owner."""
     identity = identity or load_config().identity
+    delivered = delivered_domains(st) if passed else set()
     for item, output in passed:
         current = st.get_item(item["id"]) or item
-        holds = reply_holds(st, policy, current, output["body"], identity)
+        holds = reply_holds(st, policy, current, output["body"], identity, delivered=delivered)
         current = _with_flags(st, current, [h for h in holds if h in MESSAGE_HOLDS])
         facts = facts_for(
             st,

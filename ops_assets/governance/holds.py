@@ -61,6 +61,24 @@ def contradicts_rules(category: str | None, reading: set[str]) -> bool:
     return "secrets" in reading and category != "spam"
 
 
+def sender_flags(
+    st: Store, policy: Policy, items: list[dict[str, Any]], owner_addresses: Iterable[str]
+) -> dict[str, list[str]]:
+    """Triage's share: the holds about who sent each item, known before any model reads it
+    (the category check waits for the gate), raised as flags on the item."""
+    delivered, owners = delivered_domains(st), list(owner_addresses)
+    return {
+        item["id"]: [
+            hold
+            for hold in message_holds(
+                st, policy, item, owner_addresses=owners, known_elsewhere=delivered
+            )
+            if hold != "category_contradicts_rules"
+        ]
+        for item in items
+    }
+
+
 def message_holds(
     st: Store,
     policy: Policy,
@@ -100,13 +118,16 @@ def reply_holds(
     item: dict[str, Any],
     body: str,
     identity: Identity,
+    *,
+    delivered: set[str] | None = None,
 ) -> list[str]:
-    """Every hold on sending `body` as the reply to `item`: the message's, then the draft's."""
+    """Every hold on sending `body` as the reply to `item`: the message's, then the draft's.
+    `delivered`: `delivered_domains(st)`, when the caller gates many items at once."""
     holds = message_holds(
         st,
         policy,
         item,
         owner_addresses=identity.owner_addresses,
-        known_elsewhere=delivered_domains(st),
+        known_elsewhere=delivered_domains(st) if delivered is None else delivered,
     )
     return holds + echo.draft_problems(body, item, identity)

@@ -16,7 +16,9 @@ from ops_assets.agent_run import (
 from ops_assets.defs.triage import expectations, prompt
 from ops_assets.defs.triage.contract import TriageResult
 from ops_assets.defs.triage.rules import no_action_rule, urgency
+from ops_assets.governance.holds import sender_flags
 from ops_assets.governance.injection import injection_flags
+from ops_assets.governance.policy import Policy
 from ops_assets.partitions import batches
 from ops_assets.quality.batch_checks import (
     check_specs,
@@ -62,7 +64,7 @@ def triage(
     for item in [i for i in items if i["kind"] == "follow_up" and i["state"] == "received"]:
         st.transition(item["id"], "triaged", actor="follow_ups", expect=("received",))
     items = [i for i in items if i["kind"] != "follow_up"]
-    _flag_risky_requests(st, items)
+    _flag_risky_requests(st, items, settings.policy(), config.identity.owner_addresses)
     failures: Counter[str] = Counter()
 
     to_model = []
@@ -180,12 +182,20 @@ def _reconsider(
 INTAKE_FLAGS = ("hidden_text", "charset_fallback")
 
 
-def _flag_risky_requests(st: Store, items: list[dict[str, Any]]) -> None:
-    """Injection and fraud flags, decided by code before any model reads the message."""
+def _flag_risky_requests(
+    st: Store,
+    items: list[dict[str, Any]],
+    policy: Policy | None = None,
+    owner_addresses: list[str] | None = None,
+) -> None:
+    """Injection, fraud and sender flags (an unauthenticated claim of a known address, a
+    look-alike domain), decided by code before any model reads the message."""
+    senders = sender_flags(st, policy or Policy(), items, owner_addresses or [])
     for item in items:
         # Flags intake raised from the raw mail (hidden HTML text, a charset fallback) stay.
         raw = [f for f in item["flags"] or [] if f in INTAKE_FLAGS]
         flags = raw + injection_flags(item["subject"], item["body"], item["sender"])
+        flags += senders[item["id"]]
         if flags != (item["flags"] or []):
             st.update_fields(item["id"], flags=flags)
             st.audit(item["id"], "triage_rules", "flagged", {"flags": flags})
