@@ -11,7 +11,7 @@ import base64
 import binascii
 import re
 
-from ops_assets.governance.normalize import for_rules, has_invisible, mixed_script_words
+from ops_assets.governance.normalize import for_rules, mixed_script_words
 
 _EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
 # "New", "changed", "updated" in English, German, French, Spanish, Italian, Dutch, Portuguese.
@@ -157,14 +157,14 @@ def injection_flags(subject: str | None, body: str | None, sender: str | None) -
         flags.append("encoded_blob")
     if mixed_script_words(raw):
         flags.append("homoglyphs")
-    if _INVISIBLE_IN_WORD.search(raw) or (has_invisible(raw) and not _EMOJI_JOINS.search(raw)):
+    if _INVISIBLE_IN_WORD.search(raw) or _HIDDEN.search(raw.lstrip("\ufeff")):
         flags.append("invisible_characters")
     return flags
 
 
-# Zero-width characters are legitimate inside emoji sequences and some scripts; between two
-# Latin letters they only ever hide a word from a rule.
-_INVISIBLE_IN_WORD = re.compile(r"[A-Za-z][\u200b-\u200f\u2060-\u2064\ufeff\u202a-\u202e]+[A-Za-z]")
-_EMOJI_JOINS = re.compile(
-    r"[\U0001f000-\U0001faff\u2600-\u27bf]\u200d|\u200d[\U0001f000-\U0001faff]"
-)
+# Zero-width joiners and direction marks are legitimate in emoji and right-to-left text (and
+# soft hyphens in long German words); between two Latin letters a zero-width character only
+# hides a word from a rule. Zero-width spaces, word joiners and bidi overrides have no
+# business in mail at all.
+_INVISIBLE_IN_WORD = re.compile(r"[A-Za-z][\u200b-\u200f\u2060-\u2064\ufeff]+[A-Za-z]")
+_HIDDEN = re.compile(r"[\u200b\u2060-\u2064\u202a-\u202e\u2066-\u2069\ufeff]")

@@ -95,3 +95,14 @@ def test_the_triage_rules_read_the_normalised_text() -> None:
     auto = {"sender": "x@y.example", "subject": "\uff21utomatic reply: away", "body": ""}
     assert no_action_rule(auto, [])[0] == "auto_reply"
     assert urgency({"subject": "URG\u200bENT", "body": ""}) == "high"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Die Ver\u00adsicherungs\u00adbest\u00e4tigung liegt bei.",  # soft hyphens
+        "\u05e9\u05dc\u05d5\u05dd \u200fAlex\u200f, thanks",  # direction marks around a name
+    ],
+)
+def test_legitimate_invisible_characters_are_not_flagged(body) -> None:
+    assert "invisible_characters" not in injection_flags("Hi", body, "a@b.example")
