@@ -70,7 +70,11 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "instruction_like": re.compile(
         r"\b(you are|you're) (now|no longer)\b|\bas an? (ai|language model|assistant|llm)\b"
         r"|\b(new|updated|real|actual|hidden|secret|encoded|following) instructions\b"
-        r"|^\W*(system|assistant|developer|user)\s*:|\[/?inst\]|<\|im_(start|end)\|>"
+        # A role marker followed by an order ("System: macOS 14" is a bug report, not that).
+        r"|^\W*(system|assistant|developer)( (prompt|message|note|override))?\s*:\s*(you|ignore|"
+        r"disregard|reply|respond|answer|always|never|from now|new instructions|the (ai|"
+        r"assistant|model))\b|\b(note|message|instructions?) (to|for) the (ai|assistant|model|"
+        r"bot|llm)\b|\[/?inst\]|<\|im_(start|end)\|>"
         r"|#{2,}\s*(instruction|system)|\bdecode (this|it|that|the (following|text|string|"
         r"message|blob|payload))\b|\bfollow (these|the|my|those) (\w+ )?instructions\b"
         r"|\b(reply|respond|answer) (only )?with (exactly|the following|this text)\b"
