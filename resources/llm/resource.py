@@ -18,12 +18,12 @@ DEFAULT_SPEC = "local"
 class LLMResource(dg.ConfigurableResource):
     """OpenAI-compatible model access with the call ledger, budget and bounded concurrency."""
 
+    # The endpoint and the recording come from the environment the CLI sets, never from run
+    # config: a launched run must not send the key and the mail to another server.
     settings: SettingsResource
-    spec: str | None = None
-    record: str | None = None
 
     def chosen_spec(self) -> str:
-        return self.spec or os.environ.get("OPSBENCH_LLM") or DEFAULT_SPEC
+        return os.environ.get("OPSBENCH_LLM") or DEFAULT_SPEC
 
     def scripted_model(self) -> ScriptedModel | None:
         """Tests override this to script particular answers; None = the default script."""
@@ -52,7 +52,7 @@ class LLMResource(dg.ConfigurableResource):
         cheaper = None
         if cheaper_model:
             cheaper = (cheaper_model, price_of(endpoint.spec, cheaper_model, prices))
-        record = self.record or os.environ.get("OPSBENCH_RECORD")
+        record = os.environ.get("OPSBENCH_RECORD")
         return ModelClient(
             endpoint=endpoint,
             store=store,

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from resources.llm.hashing import canonical_json, text_hash
 from resources.store import schema as t
-from resources.store.engine import make_engine, migrate
 from resources.store.call_claims import CallClaims
+from resources.store.engine import make_engine, migrate
 from resources.store.memory_records import MemoryRecords
 from resources.store.states import (
     ALL_STATES,
