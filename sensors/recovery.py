@@ -67,8 +67,19 @@ def recover_batches(
 def hold_for_kill_switch(instance: dg.DagsterInstance, store: Store) -> int:
     """With the kill switch on no batch run starts, so items of batches with no run under way
     rest visibly as deferred / kill_switch (`opsbench resume` puts them back) instead of
-    waiting as `received`. A running batch defers its own items at its next model call."""
+    waiting as `received`. A running batch defers its own items at its next model call.
+    Approved replies wait too (no drain starts while the switch is on): compare-and-set from
+    `approved`, so a drain that took one first keeps it, and resume puts them back as approved."""
     held = 0
+    for item in store.items(states=["approved"]):
+        held += store.transition(
+            item["id"],
+            "deferred",
+            actor="kill_switch",
+            reason_code="kill_switch",
+            reason="held by the kill switch before its send",
+            expect=("approved",),
+        )
     for batch in store.pending_batches():
         runs = runs_for_attempt(instance, batch["key"], batch["attempt"])
         if any(not run.is_finished for run in runs):

@@ -6,7 +6,7 @@ import time
 
 import dagster as dg
 import pytest
-from support import SAMPLES, drop
+from support import SAMPLES, batch_assets, drop
 
 from ops_assets.config import load_config
 from sensors.intake import tick
@@ -182,3 +182,20 @@ def test_the_kill_switch_holds_batches_no_run_is_working_on(bench) -> None:
     assert hold_for_kill_switch(bench.instance, bench.store) == 2
     assert {i["reason_code"] for i in bench.store.items(batch=idle)} == {"kill_switch"}
     assert {i["state"] for i in bench.store.items(batch=busy)} == {"received"}
+
+
+def test_the_kill_switch_holds_approved_replies_and_resume_gives_them_back(bench) -> None:
+    from ops_assets.governance import controls
+    from sensors.recovery import hold_for_kill_switch
+
+    key = bench.intake()
+    bench.materialize(batch_assets(), key)
+    approved = {i["id"] for i in bench.store.items(states=["approved"])}
+    assert approved
+    controls.kill(bench.store)
+    assert hold_for_kill_switch(bench.instance, bench.store) == len(approved)
+    held = bench.store.items(states=["deferred"])
+    assert {i["id"] for i in held} == approved and {i["reason_code"] for i in held} == {
+        "kill_switch"
+    }
+    assert controls.resume(bench.store)["approved"] == len(approved)
