@@ -101,6 +101,12 @@ def fail_runs_left_by_a_crash(home: Home) -> None:
 
 
 def dagster_env(home: Home) -> dict[str, str]:
+    """The environment of the Dagster processes of this home, whose instance storage exists
+    by then: a daemon and a webserver started together on a new home would race to create it
+    (`alembic_version already exists`) and one of them would never load the code."""
+    import dagster as dg
+
+    dg.DagsterInstance.from_config(str(home.dagster)).dispose()
     env = dict(os.environ)
     env.update(
         {

@@ -13,7 +13,8 @@ import time
 
 import dagster as dg
 
-from resources.store import IN_FLIGHT, Store
+from resources.store import Store
+from resources.store.states import BATCH_PENDING
 
 MAX_BATCH_ATTEMPTS = 3
 # Before review the state machine lets an item be deferred (a reviewed one waits for the gate).
@@ -44,7 +45,8 @@ def recover_batches(
         if ended and now - max(ended) < grace_s:
             continue  # give Dagster's own run retry its chance first
         if batch["attempt"] + 1 >= MAX_BATCH_ATTEMPTS:
-            for item in store.items(batch=batch["key"], states=IN_FLIGHT):
+            # Approved and sending items belong to delivery (a send in doubt has its own way).
+            for item in store.items(batch=batch["key"], states=BATCH_PENDING):
                 store.transition(
                     item["id"],
                     "awaiting_human",

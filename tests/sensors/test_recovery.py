@@ -37,6 +37,21 @@ def test_a_dead_batch_is_retried_then_handed_to_the_owner(bench) -> None:
     assert not bench.store.pending_batches()
 
 
+def test_a_dead_batch_never_relabels_what_delivery_holds(bench) -> None:
+    """Items past the gate (approved, sending) belong to delivery: a send in doubt must keep
+    its own way to the owner ("may have arrived"), never become run_failed."""
+    drop(bench.home.inbox, sorted(SAMPLES.iterdir())[:3])
+    (key,) = tick(bench.store, bench.home, load_config()).batches
+    first, *rest = bench.store.items(batch=key)
+    for state in ("triaged", "drafted", "reviewed", "approved", "sending"):
+        bench.store.transition(first["id"], state, actor="test")
+    for attempt in range(MAX_BATCH_ATTEMPTS):
+        _failed_run(bench, key, attempt)
+        recover_batches(bench.instance, bench.store, grace_s=0)
+    assert bench.store.get_item(first["id"])["state"] == "sending"
+    assert {bench.store.get_item(i["id"])["reason_code"] for i in rest} == {"run_failed"}
+
+
 def test_a_failed_drain_is_asked_for_again_in_the_next_window() -> None:
     from sensors.outcomes import RETRY_WINDOW_S, outcomes_run_key
 
