@@ -32,6 +32,7 @@ demo: $(STAMP) ## headless run over samples/inbox on the scripted model; prints 
 	$(BIN)/opsbench demo --inbox samples/inbox --llm scripted --home .opsbench/demo
 
 test: $(STAMP) ## the whole suite, slow end-to-end tests included (what CI runs)
+	scripts/setup-system.sh
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP) ## the suite without the slow end-to-end tests

@@ -11,6 +11,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from resources.connectors.imap_config import ImapAccount
+
 SAMPLE_CONFIG = Path(__file__).with_name("sample_config.yaml")
 CATEGORIES = ("billing", "support", "sales", "spam", "other")
 
@@ -65,6 +67,8 @@ class Intake(_Strict):
     settle_s: float = Field(default=1.0, ge=0)
     max_files_per_tick: int = Field(default=200, gt=0)
     maildirs: list[str] = Field(default_factory=list)
+    imap: list[ImapAccount] = Field(default_factory=list)
+    """IMAP accounts read each tick (resources/connectors/imap_config.py)."""
 
 
 class Batching(_Strict):

@@ -54,6 +54,10 @@ def build_inbox_sensor(clock: Clock = utc_now) -> dg.SensorDefinition:
             return dg.SkipReason(f"config error, nothing claimed: {exc}")
         st = store.get()
         result = tick(st, settings.home_dir(), config)
+        if config.intake.imap:  # mail read where it lives (sensors/imap_intake.py)
+            from sensors.imap_intake import imap_tick
+
+            result.registered += imap_tick(st, settings.home_dir(), config).registered
         if st.kill_switch_on():
             # Intake goes on (nothing is lost); no run starts until `opsbench resume`.
             held = hold_for_kill_switch(context.instance, st)

@@ -1,0 +1,51 @@
+"""The IMAP accounts intake reads (config: `intake.imap`). The password is never in the file:
+`password_env` names the environment variable that holds it."""
+
+import ipaddress
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+LOOPBACK_NAMES = ("localhost",)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ImapAccount(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    """Names the account in item sources, alerts and the store's intake state."""
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, gt=0, lt=65536)
+    """None = 993 for `ssl`, 143 otherwise."""
+    tls: Literal["ssl", "starttls", "none"] = "ssl"
+    user: str = Field(min_length=1)
+    password_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    folders: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1)
+    move_to: str | None = None
+    """A folder taken messages are moved to; None = they stay where they are, flagged \\Seen."""
+    timeout_s: float = Field(default=20.0, gt=0, le=300)
+    max_messages_per_tick: int = Field(default=100, gt=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _no_plaintext_password_abroad(self) -> "ImapAccount":
+        # A password sent in clear text to another machine is readable on every hop.
+        if self.tls == "none" and not is_loopback(self.host):
+            raise ValueError(
+                f"tls: none is allowed for a server on this machine only, not {self.host}"
+            )
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 993 if self.tls == "ssl" else 143
