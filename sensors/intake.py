@@ -29,6 +29,7 @@ from ops_assets.home import Home
 from ops_assets.observability.alerts import write_alert
 from resources.store import Store
 from sensors.intake_files import INTAKE_NOTES, keep_attachments, not_a_file, read_claimed
+from sensors.maildir_intake import copy_new_messages
 from sensors.parsing import ParsedMessage, UnusableInput, parse_input
 
 SEPARATOR = "--"
@@ -53,7 +54,9 @@ class TickResult:
 
 
 def _sources(home: Home, config: Config) -> list[Path]:
-    return [home.inbox, *(Path(m).expanduser() / "new" for m in config.intake.maildirs)]
+    # The owner's Maildirs are copied into the inbox first (sensors/maildir_intake.py): their
+    # messages stay where they are.
+    return [home.inbox]
 
 
 def complete_files(folders: list[Path], *, settle_s: float, now: float) -> list[Path]:
@@ -164,6 +167,7 @@ def tick(
     """One sensor tick's worth of intake: bounded, never raising on bad input."""
     now = time.time() if now is None else now
     result = TickResult()
+    copy_new_messages(home, config)
     leftovers = orphans(home.claimed, now)
     ready = complete_files(_sources(home, config), settle_s=config.intake.settle_s, now=now)
     ready = ready[: config.intake.max_files_per_tick]
