@@ -59,18 +59,17 @@ def imap_tick(store: Store, home: Home, config: Config, *, now: float | None = N
     now = time.time() if now is None else now
     result = TickResult()
     for account in config.intake.imap:
-        if _backing_off(store, account, now):
-            continue
         try:
+            if _backing_off(store, account, now):
+                continue
             _take_account(store, home, config, account, now, result)
+            if _failures(store, account):
+                store.set_control(_retry_key(account), "{}", actor=ACTOR)
         except ImapUnavailable as exc:
             _failed(store, home, account, exc.code, exc.detail, now)
         except Exception as exc:  # a bug or a store outage must not stop the sensor
             logger.exception("IMAP intake failed for %s", account.name)
             _failed(store, home, account, "intake_error", type(exc).__name__, now)
-        else:
-            if _failures(store, account):
-                store.set_control(_retry_key(account), "{}", actor=ACTOR)
     return result
 
 
@@ -199,16 +198,22 @@ def _failed(
     store: Store, home: Home, account: ImapAccount, code: str, detail: str, now: float
 ) -> None:
     """Alert, and wait longer before each next attempt (5 s doubling to 10 min)."""
-    failures = _failures(store, account)
+    try:
+        failures = _failures(store, account)
+    except Exception:  # the store is down: alert as for a first failure
+        failures = 0
     delay = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2**failures)
-    write_alert(
-        home,
-        "imap_unavailable",
-        account=account.name,
-        reason_code=code,
-        reason=detail[:200],
-        retry_in_s=delay,
-    )
+    try:
+        write_alert(
+            home,
+            "imap_unavailable",
+            account=account.name,
+            reason_code=code,
+            reason=detail[:200],
+            retry_in_s=delay,
+        )
+    except OSError:
+        logger.exception("cannot write the IMAP alert for %s", account.name)
     try:
         value = json.dumps({"failures": failures + 1, "after": now + delay, "code": code})
         store.set_control(_retry_key(account), value, actor=ACTOR)

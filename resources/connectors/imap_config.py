@@ -32,7 +32,8 @@ class ImapAccount(BaseModel):
     folders: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1)
     move_to: str | None = None
     """A folder taken messages are moved to; None = they stay where they are, flagged \\Seen."""
-    timeout_s: float = Field(default=20.0, gt=0, le=300)
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """Per connection attempt; a tick tries three times, and the sensor waits for it."""
     max_messages_per_tick: int = Field(default=100, gt=0, le=10_000)
 
     @model_validator(mode="after")

@@ -182,3 +182,22 @@ def test_plaintext_login_is_refused_for_a_remote_host(tmp_path):
     with pytest.raises(Exception, match="tls: none"):
         load_config(_config(tmp_path, 143, host="mail.example.com"))
     assert isinstance(load_config(_config(tmp_path, 143)), Config)
+
+
+def test_a_missing_password_variable_or_a_failing_store_is_an_alert(
+    bench, dovecot, tmp_path, monkeypatch
+):
+    config = _config(tmp_path, dovecot.port)
+    dovecot.append(message(1))
+    monkeypatch.delenv(PASSWORD_ENV)
+    assert _tick(bench, config) == 0
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+
+    def store_down(*args: object, **kwargs: object) -> None:
+        raise OSError("database is locked")
+
+    monkeypatch.setattr(bench.store, "control", store_down)
+    assert _tick(bench, config) == 0  # does not raise
+    codes = [a["reason_code"] for a in read_alerts(bench.home) if a["kind"] == "imap_unavailable"]
+    assert codes == ["password_missing", "intake_error"]
+    assert not any("\\Seen" in f for f in dovecot.flags().values())  # left for a later tick
