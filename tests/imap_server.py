@@ -26,9 +26,10 @@ instance_name = opsbench-test-{port}
 log_path = {root}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
+first_valid_uid = 1
+# (the default, 500, refuses the system user "dovecot" the mail processes run as under root)
 auth_mechanisms = plain login
 auth_failure_delay = 0
-first_valid_uid = 0
 default_internal_user = {internal_user}
 default_login_user = {login_user}
 default_internal_group = {internal_group}

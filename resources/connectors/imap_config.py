@@ -43,6 +43,8 @@ class ImapAccount(BaseModel):
             raise ValueError(
                 f"tls: none is allowed for a server on this machine only, not {self.host}"
             )
+        if self.move_to is not None and self.move_to in self.folders:
+            raise ValueError(f"move_to {self.move_to!r} is one of the folders read")
         return self
 
     @property
