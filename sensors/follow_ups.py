@@ -6,8 +6,8 @@ import datetime as dt
 
 import dagster as dg
 
-from ops_assets import follow_ups
 from ops_assets.defs.jobs import BATCH_JOB
+from ops_assets.orchestration import follow_ups
 from resources.settings import SettingsResource
 from resources.store.resource import StoreResource
 

@@ -6,7 +6,7 @@ import datetime as dt
 import dagster as dg
 from support import batch_assets, outcome_assets, permissive_policy
 
-from ops_assets.follow_ups import KIND, follow_up_id
+from ops_assets.orchestration.follow_ups import KIND, follow_up_id
 from sensors.follow_ups import follow_up_schedule
 
 PRIYA = "priya@harbourbakery.example"
@@ -18,7 +18,7 @@ def _made(bench) -> list[dict]:
 
 def _evaluate(bench, days_later: float):
     when = dt.datetime.now(dt.UTC) + dt.timedelta(days=days_later)
-    from ops_assets.definitions import defs
+    from location.definitions import defs
 
     with dg.build_schedule_context(
         instance=bench.instance,

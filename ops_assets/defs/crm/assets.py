@@ -11,8 +11,8 @@ from typing import Any
 
 import dagster as dg
 
-from ops_assets.agent_run import valid_output
-from ops_assets.governance.scopes import require_scope
+from ops_assets.agents.agent_run import valid_output
+from resources.scopes import require_scope
 from resources.settings import SettingsResource
 from resources.store import Store
 from resources.store.resource import StoreResource
