@@ -21,7 +21,7 @@ from resources.store.resource import StoreResource
 NOT_CONTACTS = ("quarantined", "duplicate")
 
 
-@dg.asset(group_name="crm", kinds={"sqlite"}, deps=["delivery"])
+@dg.asset(group_name="outcomes", kinds={"sqlite"}, deps=["delivery"])
 def crm(settings: SettingsResource, store: StoreResource) -> dg.MaterializeResult:
     """Contacts per sender and deals per sales mail, from triage and delivery outcomes."""
     st = store.get()

@@ -26,7 +26,7 @@ delivery_id = ledger.delivery_id
 
 
 @dg.asset(
-    group_name="delivery",
+    group_name="outcomes",
     kinds={"email", "sqlite"},
     deps=["review"],
     # One delivery step at a time across runs (the store lock below is the guarantee; the

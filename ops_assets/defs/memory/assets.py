@@ -12,7 +12,7 @@ from resources.store import RESTING
 from resources.store.resource import StoreResource
 
 
-@dg.asset(group_name="memory", kinds={"lancedb"}, deps=["delivery"])
+@dg.asset(group_name="outcomes", kinds={"lancedb"}, deps=["delivery"])
 def episodic_memory(
     context: dg.AssetExecutionContext,
     settings: SettingsResource,
