@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run demo test test-fast lint typecheck imports check benchmark benchmark-memory clean
+.PHONY: help venv run demo test test-fast lint typecheck imports defs check benchmark benchmark-memory clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -47,7 +47,10 @@ typecheck: $(STAMP) ## mypy over the packages
 imports: $(STAMP) ## the one-way layer contract (import-linter)
 	$(BIN)/lint-imports
 
-check: lint typecheck imports ## everything a commit should pass besides the tests
+defs: $(STAMP) ## the code location loads (dagster-dg-cli)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg check defs
+
+check: lint typecheck imports defs ## everything a commit should pass besides the tests
 
 benchmark: $(STAMP) ## throughput benchmark (run on purpose, not in CI)
 	$(BIN)/python benchmarks/throughput.py
