@@ -1,6 +1,7 @@
 """The jobs select assets by group, so an agent added to a group joins its job without an
 edit here: `agents` run per intake batch, `outcomes` drain what the gate let through
-(delivery, then memory, CRM and costs), `memory` is the archivist's consolidation."""
+(delivery, then memory, CRM and costs), `memory` is the archivist's consolidation,
+`follow_ups` registers the day's follow-up batch."""
 
 import dagster as dg
 
@@ -28,4 +29,12 @@ consolidate_memory = dg.define_asset_job(
     selection=dg.AssetSelection.groups("memory"),
     description="The archivist: consolidate new episodic memory into facts per contact and "
     "company, and keep the memory tables' indexes.",
+)
+
+FOLLOW_UPS_JOB = "register_follow_ups"
+
+register_follow_ups = dg.define_asset_job(
+    FOLLOW_UPS_JOB,
+    selection=dg.AssetSelection.groups("follow_ups"),
+    description="Turn replies that got no answer into a batch of follow-up work items.",
 )
