@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run demo test test-fast lint typecheck check benchmark benchmark-memory clean
+.PHONY: help venv run demo test test-fast lint typecheck imports defs check benchmark benchmark-memory clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -40,12 +40,18 @@ test-fast: $(STAMP) ## the suite without the slow end-to-end tests
 
 lint: $(STAMP) ## ruff lint + format check
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check ops_assets resources sensors
+	$(BIN)/ruff format --check opsbench location ops_assets resources sensors
 
 typecheck: $(STAMP) ## mypy over the packages
 	$(BIN)/mypy
 
-check: lint typecheck ## everything a commit should pass besides the tests
+imports: $(STAMP) ## the one-way layer contract (import-linter)
+	$(BIN)/lint-imports
+
+defs: $(STAMP) ## the code location loads (dagster-dg-cli)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg check defs
+
+check: lint typecheck imports defs ## everything a commit should pass besides the tests
 
 benchmark: $(STAMP) ## throughput benchmark (run on purpose, not in CI)
 	$(BIN)/python benchmarks/throughput.py

@@ -43,7 +43,7 @@ def write_items(inbox: Path, count: int) -> None:
 
 
 def config_for(folder: Path, concurrency: int, max_items: int) -> Path:
-    text = (REPO / "ops_assets" / "sample_config.yaml").read_text()
+    text = (REPO / "resources" / "settings" / "sample_config.yaml").read_text()
     text = text.replace("max_items: 25", f"max_items: {max_items}")
     text = text.replace("model_calls: null ", f"model_calls: {concurrency} ")
     text = text.replace("max_files_per_tick: 200", "max_files_per_tick: 5000")
@@ -59,9 +59,9 @@ def permissive_policy(folder: Path) -> Path:
 
 
 def run_one(items: int, latency: float, concurrency: int, max_items: int) -> dict[str, float]:
-    from ops_assets.headless import HeadlessRunner
-    from ops_assets.home import open_home
+    from opsbench.headless import HeadlessRunner
     from resources.llm.stub_server import StubServer
+    from resources.settings.home import open_home
     from resources.store.resource import store_for
 
     folder = Path(tempfile.mkdtemp(prefix="opsbench-bench-"))

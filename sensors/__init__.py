@@ -1,4 +1,7 @@
-"""Sensors: the triggers from the outside world (files arriving, outcomes waiting)."""
+"""Triggers: outside events only — mail arrived, outcomes waiting, an approval given, a run
+or check failed, a schedule fired — and the recovery each tick does (dead runs, dead
+batches, deferred work). May use ops_assets/ and resources/; never the code location or the
+owner's application."""
 
 from sensors.alerts import check_failure_alerts, run_failure_alerts
 from sensors.approvals import approvals_sensor

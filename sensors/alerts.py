@@ -11,7 +11,6 @@ import json
 from collections.abc import Callable, Iterable
 
 import dagster as dg
-from dagster._core.events import AssetCheckEvaluation
 
 from ops_assets.observability.alerts import write_alert
 from resources.settings import SettingsResource
@@ -99,7 +98,7 @@ def _check_failures(
 ) -> Iterable[dict[str, object]]:
     for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
         evaluation = entry.dagster_event.event_specific_data if entry.dagster_event else None
-        if not isinstance(evaluation, AssetCheckEvaluation) or evaluation.passed:
+        if not isinstance(evaluation, dg.AssetCheckEvaluation) or evaluation.passed:
             continue
         failing = evaluation.metadata.get("failing_ids")
         yield {

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ops_assets.config import Config
+from resources.settings.config import Config
 from resources.store import RESTING, Store
 
 Clock = Callable[[], dt.datetime]

@@ -5,11 +5,11 @@ the same run key, so Dagster launches each batch attempt exactly once."""
 
 import dagster as dg
 
-from ops_assets.config import ConfigError
 from ops_assets.defs.jobs import BATCH_JOB
-from ops_assets.partitions import BATCHES, batches
+from ops_assets.orchestration.partitions import BATCHES, batches
 from resources.llm.resource import LLMResource
 from resources.settings import SettingsResource
+from resources.settings.config import ConfigError
 from resources.store.resource import StoreResource
 from sensors.deferred import Clock, resume_deferred, utc_now
 from sensors.intake import tick

@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ops_assets.config import Config
-from ops_assets.home import Home
 from ops_assets.observability.alerts import write_alert
+from resources.settings.config import Config
+from resources.settings.home import Home
 from resources.store import Store
 from sensors.intake_files import INTAKE_NOTES, keep_attachments, not_a_file, read_claimed
 from sensors.maildir_intake import copy_new_messages

@@ -41,7 +41,7 @@ class Bench:
     resources: dict
 
     def add_batch_partition(self, key: str) -> None:
-        from ops_assets.partitions import BATCHES
+        from ops_assets.orchestration.partitions import BATCHES
 
         self.instance.add_dynamic_partitions(BATCHES, [key])
 
@@ -49,7 +49,7 @@ class Bench:
         """Drop mail (the samples by default) and take it in as one batch; its key."""
         from support import SAMPLES, drop
 
-        from ops_assets.config import load_config
+        from resources.settings.config import load_config
         from sensors.intake import tick
 
         drop(self.home.inbox, files or sorted(SAMPLES.iterdir()))  # type: ignore[attr-defined]
@@ -81,8 +81,8 @@ class Bench:
 
 @pytest.fixture
 def bench(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Bench]:
-    from ops_assets.definitions import resource_defs
-    from ops_assets.home import open_home
+    from location.definitions import resource_defs
+    from resources.settings.home import open_home
     from resources.store.resource import store_for
 
     monkeypatch.setenv("OPSBENCH_LLM", "scripted")

@@ -8,7 +8,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples" / "inbox"
 HOSTILE = REPO / "tests" / "data" / "hostile_inbox"
-OPSBENCH = [sys.executable, "-m", "ops_assets.cli"]
+OPSBENCH = [sys.executable, "-m", "opsbench.cli"]
 
 
 def drop(folder: Path, files: list[Path], *, age_s: float = 60.0) -> None:
@@ -175,7 +175,7 @@ def write_config(path: Path, **connectors: object) -> Path:
     """The sample config with its `connectors` section updated (nested dicts merge)."""
     import yaml
 
-    from ops_assets.config import SAMPLE_CONFIG
+    from resources.settings.config import SAMPLE_CONFIG
 
     config = yaml.safe_load(SAMPLE_CONFIG.read_text())
     for key, value in connectors.items():

@@ -1,4 +1,7 @@
-"""The two jobs: one per intake batch, one that drains outcomes (delivery, then memory)."""
+"""The jobs select assets by group, so an agent added to a group joins its job without an
+edit here: `agents` run per intake batch, `outcomes` drain what the gate let through
+(delivery, then memory, CRM and costs), `memory` is the archivist's consolidation,
+`follow_ups` registers the day's follow-up batch."""
 
 import dagster as dg
 
@@ -7,14 +10,14 @@ OUTCOMES_JOB = "deliver_and_remember"
 
 process_batch = dg.define_asset_job(
     BATCH_JOB,
-    selection=dg.AssetSelection.assets("triage", "reply_draft", "review"),
+    selection=dg.AssetSelection.groups("agents"),
     description="Triage, draft and review every item of one intake batch (partitioned like its "
     "assets).",
 )
 
 deliver_and_remember = dg.define_asset_job(
     OUTCOMES_JOB,
-    selection=dg.AssetSelection.assets("delivery", "episodic_memory", "cost_per_outcome", "crm"),
+    selection=dg.AssetSelection.groups("outcomes"),
     description="Deliver every approved item, record every new outcome in memory, keep the CRM, "
     "and roll the call ledger up into cost per outcome.",
 )
@@ -23,7 +26,15 @@ ARCHIVIST_JOB = "consolidate_memory"
 
 consolidate_memory = dg.define_asset_job(
     ARCHIVIST_JOB,
-    selection=dg.AssetSelection.assets("memory_facts"),
+    selection=dg.AssetSelection.groups("memory"),
     description="The archivist: consolidate new episodic memory into facts per contact and "
     "company, and keep the memory tables' indexes.",
+)
+
+FOLLOW_UPS_JOB = "register_follow_ups"
+
+register_follow_ups = dg.define_asset_job(
+    FOLLOW_UPS_JOB,
+    selection=dg.AssetSelection.groups("follow_ups"),
+    description="Turn replies that got no answer into a batch of follow-up work items.",
 )

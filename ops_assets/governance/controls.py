@@ -4,12 +4,12 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from ops_assets.agent_run import final_draft
-from ops_assets.config import Config
+from ops_assets.agents.agent_run import final_draft
 from ops_assets.defs.reply_draft.prompt import REPAIR_VERSION
 from ops_assets.defs.reply_draft.validation import draft_problems
+from ops_assets.governance.secrets import find_secrets
 from ops_assets.quality.failures import HUMAN_CORRECTION
-from ops_assets.secrets import find_secrets
+from resources.settings.config import Config
 from resources.store import Store
 
 

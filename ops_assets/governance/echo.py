@@ -8,9 +8,9 @@ checks read both texts normalised, so a homoglyph or a zero-width space hides no
 import re
 from typing import Any
 
-from ops_assets.config import Identity
 from ops_assets.governance.injection import encoded_runs
 from ops_assets.governance.normalize import for_rules
+from resources.settings.config import Identity
 
 SPAN_WORDS = 8
 """Consecutive words of the mail that a reply may not repeat (a quote of an instruction)."""

@@ -4,7 +4,8 @@ from typing import Any
 
 from ops_assets.governance.amounts import amounts
 from ops_assets.governance.domains import domain_of, is_hostname, is_known
-from ops_assets.governance.policy import Facts, Policy
+from ops_assets.governance.policy import Facts
+from resources.settings.policy import Policy
 from resources.store import Store
 
 __all__ = ["amounts", "facts_for"]

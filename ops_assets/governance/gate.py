@@ -7,10 +7,11 @@ own waits for the owner when code finds a reason, whatever the reviewer said."""
 import dataclasses
 from typing import Any
 
-from ops_assets.config import Identity, load_config
 from ops_assets.governance.facts import facts_for
 from ops_assets.governance.holds import MESSAGE_HOLDS, delivered_domains, reply_holds
-from ops_assets.governance.policy import Decision, Policy, decide
+from ops_assets.governance.policy import Decision, decide
+from resources.settings.config import Identity, load_config
+from resources.settings.policy import Policy
 from resources.store import Store
 
 SEND_REPLY = "send_reply"

@@ -9,13 +9,13 @@ echoes its mail (`echo.py`). Each is a reason code the owner sees.
 from collections.abc import Iterable
 from typing import Any
 
-from ops_assets.config import Identity
 from ops_assets.governance import echo
 from ops_assets.governance.amounts import amounts
 from ops_assets.governance.authentication import verdict
 from ops_assets.governance.domains import domain_of, is_hostname, is_known, lookalike_of
 from ops_assets.governance.injection import injection_flags
-from ops_assets.governance.policy import Policy
+from resources.settings.config import Identity
+from resources.settings.policy import Policy
 from resources.store import Store
 
 # Message-level holds, also added to the item's flags (memory keeps flagged mail out).

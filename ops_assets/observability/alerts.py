@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any
 
-from ops_assets.home import Home
+from resources.settings.home import Home
 from resources.store import now_iso
 
 FILE = "alerts.jsonl"

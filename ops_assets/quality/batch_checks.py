@@ -6,7 +6,7 @@ from typing import Any
 
 import dagster as dg
 
-from ops_assets.agent_run import batch_failure_rate
+from ops_assets.agents.agent_run import batch_failure_rate
 from ops_assets.governance.gate import hold_blocked
 from ops_assets.quality.suites import SuiteOutcome
 from resources.store import Store

@@ -13,14 +13,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from ops_assets.agent_run import RETRYABLE
-from ops_assets.config import Config
-from ops_assets.context import recorded_context
+from ops_assets.agents.agent_run import RETRYABLE
+from ops_assets.agents.context import recorded_context
+from ops_assets.agents.prompting import NOTHING_ON_RECORD, prompt_version
 from ops_assets.defs.reply_draft.compose import strip_sign_off
-from ops_assets.prompting import NOTHING_ON_RECORD, prompt_version
 from ops_assets.quality.suites import validate
 from resources.llm.client import CallRequest, ModelClient
 from resources.memory import Memory
+from resources.settings.config import Config
 from resources.store import Store
 
 AGENTS = ("triage", "reply_draft")

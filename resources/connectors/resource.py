@@ -17,7 +17,7 @@ class ConnectorsResource(dg.ConfigurableResource):
     settings: SettingsResource
 
     def _scoped(self, connector: Connector, suffix: str, *, agent: str, store: Store) -> Connector:
-        from ops_assets.governance.scopes import require_scope
+        from resources.scopes import require_scope
 
         require_scope(store, agent, f"connector:{connector.name}", self.settings.policy().scopes)
         if self.settings.config().connectors.sandbox:

@@ -18,8 +18,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ops_assets.home import Home
 from resources.processes import pid_alive, stop_group
+from resources.settings.home import Home
 from resources.web.keys import SERVER_KEY, home_key, home_key_path
 
 READY_TIMEOUT_S = 120.0

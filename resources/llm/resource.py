@@ -39,7 +39,7 @@ class LLMResource(dg.ConfigurableResource):
         )
 
     def client(self, store: Store, *, run_id: str | None, asset: str) -> ModelClient:
-        from ops_assets.governance.scopes import require_scope
+        from resources.scopes import require_scope
 
         policy = self.settings.policy()
         require_scope(store, asset, "model", policy.scopes)

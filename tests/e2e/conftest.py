@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ops_assets.home import open_home
+from resources.settings.home import open_home
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,7 @@ import urllib.request
 import pytest
 from support import CANARIES, OPSBENCH, SAMPLES, assert_no_canary, drop, priced_config
 
-from ops_assets.home import open_home
-from ops_assets.workbench import (
+from opsbench.workbench import (
     dagster_commands,
     dagster_env,
     start_child,
@@ -19,6 +18,7 @@ from ops_assets.workbench import (
 )
 from resources.llm.local_server import free_port
 from resources.llm.stub_server import StubServer
+from resources.settings.home import open_home
 from resources.store import Store
 from resources.web.keys import ui_auth_headers
 

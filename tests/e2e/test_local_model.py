@@ -8,8 +8,8 @@ import subprocess
 import pytest
 from support import OPSBENCH, SAMPLES
 
-from ops_assets.config import SAMPLE_CONFIG
 from resources.llm.endpoints import LOCAL_MODEL
+from resources.settings.config import SAMPLE_CONFIG
 from resources.store import RESTING, Store
 
 pytestmark = pytest.mark.slow
@@ -88,9 +88,9 @@ def test_local_model_triages_drafts_and_replays_without_live_calls(
 
 
 def test_a_stale_server_left_by_a_crash_is_replaced_and_a_live_one_reused(tmp_path) -> None:
-    from ops_assets.home import open_home
     from resources.llm.local_server import ensure_server, free_port, healthy
     from resources.llm.weights import prepare
+    from resources.settings.home import open_home
 
     home = open_home(tmp_path / "h")
     dead = subprocess.Popen(["true"])

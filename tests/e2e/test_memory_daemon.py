@@ -10,8 +10,7 @@ import urllib.request
 import pytest
 from support import REPO, SAMPLES, drop, priced_config
 
-from ops_assets.home import open_home
-from ops_assets.workbench import (
+from opsbench.workbench import (
     dagster_commands,
     dagster_env,
     start_child,
@@ -22,6 +21,7 @@ from resources.llm.local_server import free_port
 from resources.llm.stub_server import StubServer
 from resources.memory import EPISODIC, FACTS, Memory
 from resources.memory.embed_server import ensure_embed_server
+from resources.settings.home import open_home
 from resources.store import Store
 from resources.web.keys import ui_auth_headers
 

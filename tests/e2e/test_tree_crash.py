@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 from support import OPSBENCH, SmtpSink, json_mail, permissive_policy, priced_config
 
-from ops_assets.workbench import wait_http
+from opsbench.workbench import wait_http
 from resources.llm.local_server import free_port
 from resources.llm.stub_server import StubServer
 from resources.store import Store

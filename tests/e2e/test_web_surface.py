@@ -12,10 +12,10 @@ import dagster as dg
 import pytest
 from support import CANARIES
 
-from ops_assets.home import open_home
-from ops_assets.workbench import dagster_commands, dagster_env, start_child, stop_children
+from opsbench.workbench import dagster_commands, dagster_env, start_child, stop_children
 from resources.llm.local_server import free_port
 from resources.llm.stub_server import StubServer
+from resources.settings.home import open_home
 
 pytestmark = pytest.mark.slow
 
@@ -130,7 +130,7 @@ def test_pages_the_owner_visits_cannot_launch_runs_or_redirect_the_model(tmp_pat
 
         # With the owner's own token: a query works, a run config that redirects the model is
         # refused before any run exists, and the refusal is audited.
-        from ops_assets.ui_server import auth_headers
+        from opsbench.ui_server import auth_headers
 
         owner = {"Host": own_host, "Content-Type": "application/json", **auth_headers(home)}
         status, body, _ = _request(
@@ -172,7 +172,7 @@ def test_pages_the_owner_visits_cannot_launch_runs_or_redirect_the_model(tmp_pat
 
 def test_no_resource_offers_run_config_that_moves_models_stores_or_homes() -> None:
     """Run config can only set fields a resource declares: none of ours declares any."""
-    from ops_assets.definitions import defs
+    from location.definitions import defs
 
     for name, resource in defs.resources.items():
         fields = set(type(resource).__pydantic_fields__) - {"settings"}

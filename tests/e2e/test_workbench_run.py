@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from support import OPSBENCH
 
-from ops_assets.workbench import wait_http
+from opsbench.workbench import wait_http
 from resources.llm.local_server import free_port
 from resources.web.keys import ui_auth_headers
 

@@ -11,11 +11,11 @@ import pytest
 import yaml
 from support import OPSBENCH, json_mail, permissive_policy
 
-from ops_assets.config import SAMPLE_CONFIG
 from ops_assets.governance import controls
-from ops_assets.headless import HeadlessRunner
-from ops_assets.status import deferred_report
+from opsbench.headless import HeadlessRunner
+from opsbench.status import deferred_report
 from resources.llm.scripted import ScriptedModel
+from resources.settings.config import SAMPLE_CONFIG
 
 N = 4
 START = dt.datetime(2026, 1, 14, 15, 0, tzinfo=dt.UTC)  # a Wednesday, far from any DST change
@@ -75,7 +75,7 @@ def _states(bench) -> dict[tuple[str, str | None], int]:
 
 
 def _report(bench, clock: Clock) -> dict:
-    from ops_assets.config import load_config
+    from resources.settings.config import load_config
 
     return deferred_report(bench.store, load_config(), clock())
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from support import OPSBENCH, SAMPLES, HookServer, SmtpSink, permissive_policy, write_config
 
-from ops_assets.home import open_home
+from resources.settings.home import open_home
 from resources.store import Store
 
 pytestmark = pytest.mark.slow

@@ -25,7 +25,7 @@ DRAIN = """
 import json, os, sys, time
 from pathlib import Path
 import dagster as dg
-from ops_assets.definitions import resource_defs
+from location.definitions import resource_defs
 from ops_assets.defs.delivery.assets import delivery
 go = os.environ.get("DRAIN_GO")
 if go:

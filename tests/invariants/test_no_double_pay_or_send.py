@@ -54,7 +54,7 @@ def test_a_changed_output_after_delivery_is_a_proposed_correction(bench, monkeyp
     # A new answer needs a new request: change the temperature so the ledger key changes.
     config_file = bench.home.root / "c.yaml"
     config_file.write_text(
-        (SAMPLES.parent.parent / "ops_assets" / "sample_config.yaml")
+        (SAMPLES.parent.parent / "resources" / "settings" / "sample_config.yaml")
         .read_text()
         .replace("temperature: 0.0", "temperature: 0.1")
     )

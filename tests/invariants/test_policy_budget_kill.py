@@ -4,12 +4,12 @@ made over budget, and the kill switch stops calls and sends at the next one."""
 import dagster as dg
 from support import SAMPLES, batch_assets
 
-from ops_assets.config import load_config
 from ops_assets.defs.delivery.assets import delivery
 from ops_assets.governance import controls
-from ops_assets.governance.policy import SAMPLE_POLICY
 from resources.llm.resource import LLMResource
 from resources.llm.scripted import ScriptedModel, script_reply
+from resources.settings.config import load_config
+from resources.settings.policy import SAMPLE_POLICY
 from sensors.approvals import approvals_sensor
 
 INJECTIONS = {
@@ -123,7 +123,7 @@ def test_a_cheaper_model_takes_over_when_the_budget_is_spent(bench, monkeypatch)
     without a price was reserved at 0 USD, so it could spend without limit."""
     import yaml
 
-    from ops_assets.config import SAMPLE_CONFIG
+    from resources.settings.config import SAMPLE_CONFIG
 
     config = yaml.safe_load(SAMPLE_CONFIG.read_text())
     config["llm"]["prices"]["tiny"] = {"input": 0.01, "output": 0.04}
@@ -152,7 +152,7 @@ def test_kill_during_a_running_batch_stops_further_calls_and_sends(bench, monkey
     # One call at a time, as against the local server: the kill lands between two calls.
     config = bench.home.root / "config.yaml"
     config.write_text(
-        (SAMPLES.parent.parent / "ops_assets" / "sample_config.yaml")
+        (SAMPLES.parent.parent / "resources" / "settings" / "sample_config.yaml")
         .read_text()
         .replace("model_calls: null ", "model_calls: 1 ")
     )

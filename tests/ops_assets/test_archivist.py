@@ -7,8 +7,8 @@ import datetime as dt
 import dagster as dg
 from support import batch_assets, json_mail, outcome_assets, permissive_policy
 
-from ops_assets import memory_review
 from ops_assets.defs.archivist.assets import CONTRADICTIONS_CHECK, DUPLICATES_CHECK, memory_facts
+from opsbench import memory_review
 from resources.llm.scripted import script_archivist
 from resources.memory import EPISODIC, FACTS, Memory
 from resources.memory.embeddings import HashingEmbedder

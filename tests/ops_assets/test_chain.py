@@ -82,7 +82,7 @@ def test_materialization_metadata_has_counts_not_text(bench) -> None:
 
 
 def test_prompt_hash_is_the_code_version(bench) -> None:
-    from ops_assets.definitions import defs
+    from location.definitions import defs
     from ops_assets.defs.reply_draft import prompt as reply_prompt
     from ops_assets.defs.review import assets as review_assets
     from ops_assets.defs.review import prompt as review_prompt

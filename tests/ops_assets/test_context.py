@@ -7,7 +7,7 @@ import json
 import pytest
 from support import batch_assets, json_mail, outcome_assets, permissive_policy
 
-from ops_assets.context import MAX_ROW_CHARS, context_for, estimate_tokens
+from ops_assets.agents.context import MAX_ROW_CHARS, context_for, estimate_tokens
 from ops_assets.defs.archivist.assets import memory_facts
 from resources.memory import EPISODIC, FACTS, Memory
 from resources.memory.embeddings import HashingEmbedder
@@ -306,7 +306,7 @@ def test_a_reply_addressed_elsewhere_carries_no_memory(bench, monkeypatch, tmp_p
     assert not bench.store.audit_for_event("memory_withheld")  # her memory, to her
 
     # Within a company's own domain a Reply-To is followed, and then memory stays out.
-    from ops_assets.context import context_for
+    from ops_assets.agents.context import context_for
 
     colleague = {**_item("itm_x", "ann@annstudio.example"), "reply_to": "dora@annstudio.example"}
     memory = Memory(bench.home.memory, HashingEmbedder)

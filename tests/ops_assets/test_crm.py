@@ -4,8 +4,8 @@ triage and delivery outcomes."""
 import yaml
 from support import batch_assets, outcome_assets, permissive_policy
 
-from ops_assets.config import SAMPLE_CONFIG
 from ops_assets.defs.crm.assets import crm
+from resources.settings.config import SAMPLE_CONFIG
 
 QUOTE = "meg@greenleafyoga.example.com"  # sales-quote-request.eml
 

@@ -207,7 +207,7 @@ def test_a_crash_after_a_retried_smtp_send_is_not_sent_again(bench, approved, tm
 
 
 def test_switching_to_the_sandbox_never_confirms_a_real_attempt(bench, approved, tmp_path) -> None:
-    from ops_assets.agent_run import final_draft
+    from ops_assets.agents.agent_run import final_draft
     from ops_assets.defs.delivery import ledger
 
     config = write_config(tmp_path / "c.yaml", smtp={"enabled": True, "port": free_port()})
@@ -257,7 +257,7 @@ def test_the_owner_decides_a_held_send_arrived_or_sends_it_again(bench, approved
 def test_the_ledger_records_the_body_that_actually_goes_out(bench, approved, tmp_path) -> None:
     import hashlib
 
-    from ops_assets.agent_run import reviewed_draft
+    from ops_assets.agents.agent_run import reviewed_draft
     from ops_assets.defs.delivery import ledger
 
     (item,) = approved(write_config(tmp_path / "c.yaml"), count=1)
@@ -289,7 +289,7 @@ def test_a_stale_smtp_attempt_waits_as_maybe_arrived_never_as_a_timeout(
 ) -> None:
     """An SMTP attempt without a receipt may have arrived: a timeout must not invite the owner
     to resend it as if nothing had gone out."""
-    from ops_assets.agent_run import final_draft
+    from ops_assets.agents.agent_run import final_draft
     from ops_assets.defs.delivery import ledger
 
     config = write_config(tmp_path / "c.yaml", smtp={"enabled": True, "port": free_port()})

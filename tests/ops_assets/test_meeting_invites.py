@@ -10,9 +10,9 @@ import zoneinfo
 import icalendar
 from support import batch_assets, outcome_assets
 
-from ops_assets.config import Availability, load_config
+from ops_assets.agents.scheduling import asks_to_meet, propose_slots
 from ops_assets.governance import controls
-from ops_assets.scheduling import asks_to_meet, propose_slots
+from resources.settings.config import Availability, load_config
 
 ASKING = [
     "Could we set up a call next week to go through the redesign?",

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from support import OPSBENCH, SAMPLES, batch_assets
 
-from ops_assets.config import load_config
 from ops_assets.defs.reply_draft import prompt as reply_prompt
 from ops_assets.quality import regression
 from resources.llm.resource import LLMResource
 from resources.llm.scripted import ScriptedModel, _email_text, _field, script_reply
+from resources.settings.config import load_config
 
 NO_REFUND_RULE = (
     "- Never promise refunds, discounts, prices or dates; say the owner will confirm.\n"

@@ -140,7 +140,7 @@ def test_revise_repairs_the_draft_and_the_repaired_draft_is_what_goes_out(bench)
     assert kinds == {("reviewer_rejection", "reviewer_revise")}
 
     if priya["state"] == "awaiting_approval":
-        from ops_assets.config import load_config
+        from resources.settings.config import load_config
 
         controls.approve(bench.store, load_config(), priya["id"])
     bench.materialize(outcome_assets())
@@ -182,7 +182,7 @@ def test_a_human_verdict_goes_to_the_owner_with_its_reasons(bench) -> None:
 
 
 def test_the_owners_edit_and_rejection_join_the_failures_dataset(bench, tmp_path) -> None:
-    from ops_assets.config import load_config
+    from resources.settings.config import load_config
 
     key = bench.intake()
     bench.materialize(batch_assets(), key)

@@ -6,15 +6,15 @@ from typing import Any
 import pytest
 from support import SAMPLES, batch_assets, outcome_assets
 
-from ops_assets.config import SAMPLE_CONFIG, load_config
 from ops_assets.defs.reply_draft import prompt as reply_prompt
 from ops_assets.defs.triage import assets as triage_assets
 from ops_assets.governance import controls
 from ops_assets.governance.gate import gate
-from ops_assets.governance.policy import load_policy
 from ops_assets.quality import regression
 from resources.llm import scripted
 from resources.llm.scripted import Outage, _email_text, script_reply, script_triage
+from resources.settings.config import SAMPLE_CONFIG, load_config
+from resources.settings.policy import load_policy
 
 PRIYA = "priya@harbourbakery.example"
 

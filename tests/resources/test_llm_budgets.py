@@ -183,8 +183,8 @@ def test_a_paid_embedder_on_this_machine_is_metered_not_free(store, monkeypatch)
 def _config(tmp_path, *, cheaper: str | None, priced: dict[str, dict[str, float]]):
     import yaml
 
-    from ops_assets.config import SAMPLE_CONFIG
-    from ops_assets.governance.policy import SAMPLE_POLICY
+    from resources.settings.config import SAMPLE_CONFIG
+    from resources.settings.policy import SAMPLE_POLICY
 
     policy = SAMPLE_POLICY.read_text()
     if cheaper:
@@ -202,7 +202,7 @@ def _config(tmp_path, *, cheaper: str | None, priced: dict[str, dict[str, float]
 def test_demo_with_an_unpriced_cheaper_model_is_refused_at_start(tmp_path, capsys) -> None:
     from support import SAMPLES
 
-    from ops_assets.cli import main
+    from opsbench.cli import main
 
     config = _config(tmp_path, cheaper="tiny", priced={"m": {"input": 1.0, "output": 2.0}})
     with _stub() as stub:
@@ -216,13 +216,13 @@ def test_every_verb_that_starts_work_refuses_an_unpriced_local_url(
     tmp_path, capsys, monkeypatch
 ) -> None:
     """A base URL on 127.0.0.1 without a price: run, reprocess and prompts test refuse too."""
-    import ops_assets.workbench
-    from ops_assets.cli import main
-    from ops_assets.home import open_home
+    import opsbench.workbench
+    from opsbench.cli import main
+    from resources.settings.home import open_home
     from resources.store.resource import store_for
 
     started: list[object] = []
-    monkeypatch.setattr(ops_assets.workbench, "run_workbench", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(opsbench.workbench, "run_workbench", lambda *a, **k: started.append(a))
     config = _config(tmp_path, cheaper=None, priced={})
     url = "http://127.0.0.1:9/v1"
     store_for(open_home(tmp_path / "h").store_url)  # a home the verbs can open

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ops_assets.home import open_home
 from resources.llm.local_server import _alive, ensure_child_server, healthy
+from resources.settings.home import open_home
 
 MODULE = "health_server"
 

@@ -42,7 +42,7 @@ def test_a_failed_run_and_its_failed_checks_raise_one_alert_each(bench) -> None:
         r for reasons in checks["reply_draft_suite"]["failing_ids"].values() for r in reasons
     } == {"placeholder"}
     assert "Customer" not in (bench.home.alerts / "alerts.jsonl").read_text()
-    from ops_assets.status import status
+    from opsbench.status import status
 
     assert status(bench.home, bench.store)["alerts"]["count"] == len(alerts) == 3
 
@@ -62,8 +62,8 @@ def test_a_failed_run_and_its_failed_checks_raise_one_alert_each(bench) -> None:
 
 def test_the_demo_leaves_alerts_for_a_blocked_batch(tmp_path, monkeypatch) -> None:
     """The headless runner ticks the alert sensors too, keeping their cursors in the store."""
-    from ops_assets.headless import HeadlessRunner
-    from ops_assets.home import open_home
+    from opsbench.headless import HeadlessRunner
+    from resources.settings.home import open_home
     from resources.store.resource import store_for
 
     monkeypatch.setenv("OPSBENCH_LLM", "scripted")

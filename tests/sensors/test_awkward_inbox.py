@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from support import REPO, drop
 
-from ops_assets.config import SAMPLE_CONFIG, load_config
+from ops_assets.agents.prompting import untrusted_email
 from ops_assets.defs.triage.assets import INTAKE_FLAGS, _flag_risky_requests
-from ops_assets.prompting import untrusted_email
+from resources.settings.config import SAMPLE_CONFIG, load_config
 from sensors.intake import tick
 from sensors.intake_files import INTAKE_NOTES
 from sensors.parsing import CHARSET_FALLBACK, PARSER_FLAGS
@@ -138,7 +138,7 @@ def test_triage_keeps_the_flags_intake_raised(intake, bench) -> None:
 
 
 def test_erase_takes_the_attachments_with_the_mail(intake, bench) -> None:
-    from ops_assets.privacy import erase
+    from opsbench.privacy import erase
 
     _, items = intake
     kept = Path(items["big-attachment.eml"]["headers"][INTAKE_NOTES]["attachments"][0]["path"])
@@ -149,7 +149,7 @@ def test_erase_takes_the_attachments_with_the_mail(intake, bench) -> None:
 
 
 def test_mail_nobody_can_be_answered_at_is_not_released_into_the_flow(intake, bench) -> None:
-    from ops_assets.retry import RetryError, retry_item
+    from opsbench.retry import RetryError, retry_item
 
     _, items = intake
     with pytest.raises(RetryError, match="no From address"):

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import SAMPLES, drop
 
-from ops_assets.config import load_config
-from ops_assets.home import open_home
 from ops_assets.observability.alerts import read_alerts
+from resources.settings.config import load_config
+from resources.settings.home import open_home
 from resources.store.resource import store_for
 from sensors.intake import tick
 

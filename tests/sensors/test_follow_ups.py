@@ -1,12 +1,14 @@
-"""The follow-up schedule: an unanswered reply gets a drafted nudge that goes through review
-and the approval gate; an answered one does not; none is made twice."""
+"""The follow-up schedule: once a day at the owner's hour it launches a run whose `follow_ups`
+asset registers the nudges (visible in lineage); an unanswered reply gets a drafted nudge that
+goes through review and the approval gate; an answered one does not; none is made twice."""
 
 import datetime as dt
 
 import dagster as dg
 from support import batch_assets, outcome_assets, permissive_policy
 
-from ops_assets.follow_ups import KIND, follow_up_id
+from ops_assets.defs.follow_ups.assets import follow_ups
+from ops_assets.orchestration.follow_ups import KIND, follow_up_id
 from sensors.follow_ups import follow_up_schedule
 
 PRIYA = "priya@harbourbakery.example"
@@ -16,9 +18,8 @@ def _made(bench) -> list[dict]:
     return [i for i in bench.store.items() if i["kind"] == KIND]
 
 
-def _evaluate(bench, days_later: float):
-    when = dt.datetime.now(dt.UTC) + dt.timedelta(days=days_later)
-    from ops_assets.definitions import defs
+def _tick(bench, when: dt.datetime):
+    from location.definitions import defs
 
     with dg.build_schedule_context(
         instance=bench.instance,
@@ -27,6 +28,33 @@ def _evaluate(bench, days_later: float):
         repository_def=defs.get_repository_def(),
     ) as context:
         return follow_up_schedule.evaluate_tick(context)
+
+
+def _evaluate(bench, days_later: float):
+    """The schedule's tick at 09:00 (the sample config's hour, UTC) that many days on, and the
+    run it asks for."""
+    day = dt.datetime.now(dt.UTC) + dt.timedelta(days=days_later)
+    tick = _tick(bench, day.replace(hour=9, minute=0, second=0, microsecond=0))
+    (request,) = tick.run_requests
+    assert bench.materialize([follow_ups], tags=request.tags).success
+    return request
+
+
+def test_the_schedule_asks_for_a_run_once_a_day_at_the_owners_hour(
+    bench, tmp_path, monkeypatch
+) -> None:
+    import yaml
+
+    from resources.settings.config import SAMPLE_CONFIG
+
+    config = yaml.safe_load(SAMPLE_CONFIG.read_text())
+    config["identity"]["timezone"] = "America/New_York"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("OPSBENCH_CONFIG", str(tmp_path / "c.yaml"))
+    at_nine_utc = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
+    assert not _tick(bench, at_nine_utc).run_requests  # 04:00 in New York
+    (request,) = _tick(bench, dt.datetime(2026, 12, 1, 14, tzinfo=dt.UTC)).run_requests
+    assert request.run_key == "follow-ups-2026-12-01"  # the owner's day, not UTC's
 
 
 def test_unanswered_replies_get_one_reviewed_follow_up_held_for_the_owner(
@@ -49,9 +77,8 @@ def test_unanswered_replies_get_one_reviewed_follow_up_held_for_the_owner(
         f'{{"from": "{PRIYA}", "subject": "Thanks", "body": "All good now, thank you!"}}'
     )
     bench.intake([answer])
-    tick = _evaluate(bench, days_later=4)
-    # The schedule registers the batch; the inbox sensor launches it like any batch.
-    assert not tick.run_requests and "follow-up(s) in batch" in tick.skip_message
+    _evaluate(bench, days_later=4)
+    # The scheduled run registered the batch; the inbox sensor launches it like any batch.
     made = _made(bench)
     (batch,) = {i["batch"] for i in made}
     bench.add_batch_partition(batch)

@@ -7,9 +7,9 @@ from concurrent.futures import ProcessPoolExecutor
 import dagster as dg
 from support import SAMPLES, drop
 
-from ops_assets.config import load_config
-from ops_assets.home import open_home
-from ops_assets.partitions import BATCHES
+from ops_assets.orchestration.partitions import BATCHES
+from resources.settings.config import load_config
+from resources.settings.home import open_home
 from resources.store.resource import store_for
 from sensors.inbox import inbox_sensor
 from sensors.intake import claim, tick
@@ -66,7 +66,7 @@ def test_a_small_batch_waits_for_max_wait_then_goes(bench) -> None:
 
 def test_batches_are_bounded_by_max_items(bench, tmp_path) -> None:
     config_file = tmp_path / "small.yaml"
-    text = (SAMPLES.parent.parent / "ops_assets" / "sample_config.yaml").read_text()
+    text = (SAMPLES.parent.parent / "resources" / "settings" / "sample_config.yaml").read_text()
     config_file.write_text(text.replace("max_items: 25", "max_items: 3"))
     config = load_config(config_file)
     drop(bench.home.inbox, sorted(SAMPLES.iterdir()))

@@ -4,7 +4,7 @@ import json
 import mailbox
 import time
 
-from ops_assets.config import SAMPLE_CONFIG, load_config
+from resources.settings.config import SAMPLE_CONFIG, load_config
 from sensors.intake import tick
 
 

@@ -9,7 +9,7 @@ import time
 
 import dagster as dg
 
-from ops_assets.agent_run import lock_holder_gone
+from ops_assets.agents.agent_run import lock_holder_gone
 from sensors.orphans import fail_orphaned_runs
 
 WORKER = """

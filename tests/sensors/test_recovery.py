@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 from support import SAMPLES, batch_assets, drop
 
-from ops_assets.config import load_config
+from resources.settings.config import load_config
 from sensors.intake import tick
 from sensors.recovery import MAX_BATCH_ATTEMPTS, recover_batches
 
@@ -64,7 +64,7 @@ def test_a_failed_drain_is_asked_for_again_in_the_next_window() -> None:
 
 # ------------------------------------------------------------------ deferred work resumes
 def test_model_backoff_doubles_per_attempt_up_to_its_cap() -> None:
-    from ops_assets.config import load_config
+    from resources.settings.config import load_config
     from sensors.deferred import model_backoff
 
     config = load_config()
@@ -98,7 +98,7 @@ def test_a_spent_budget_resets_at_the_owners_midnight(zone: str, now: str, reset
 def test_an_unknown_owner_time_zone_is_a_config_error(tmp_path) -> None:
     import yaml
 
-    from ops_assets.config import SAMPLE_CONFIG, ConfigError
+    from resources.settings.config import SAMPLE_CONFIG, ConfigError
 
     config = yaml.safe_load(SAMPLE_CONFIG.read_text())
     config["identity"]["timezone"] = "Mars/Olympus"

@@ -1,3 +1,5 @@
 """The archivist: consolidates new episodic rows into facts per contact and company."""
 
-SCOPES = frozenset({"model", "memory:read", "memory:write"})
+from resources.scopes import declare_scopes
+
+SCOPES = declare_scopes("archivist", {"model", "memory:read", "memory:write"})

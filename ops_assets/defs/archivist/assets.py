@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from ops_assets.agent_run import RETRYABLE, batch_metadata, holder_is_gone
+from ops_assets.agents.agent_run import RETRYABLE, batch_metadata, holder_is_gone
 from ops_assets.defs.archivist import expectations, prompt
 from ops_assets.defs.archivist.consolidate import (
     Consolidation,
@@ -16,13 +16,13 @@ from ops_assets.defs.archivist.consolidate import (
     fact_id,
 )
 from ops_assets.defs.archivist.contract import Extraction
-from ops_assets.governance.scopes import require_scope
 from ops_assets.quality import failures as failure_log
 from ops_assets.quality.batch_checks import suite_check
 from ops_assets.quality.suites import SuiteOutcome, validate
 from resources.llm.client import CallRequest, CallResult
 from resources.llm.resource import LLMResource
 from resources.memory import EPISODIC, FACTS, WRITE_LOCK, Memory, MemoryResource, quote
+from resources.scopes import require_scope
 from resources.settings import SettingsResource
 from resources.store import Store, now_iso
 from resources.store.resource import StoreResource

@@ -7,12 +7,12 @@ not become a remembered "fact")."""
 import re
 from typing import Any
 
+from ops_assets.agents.prompting import CLOSE as MAIL_CLOSE
+from ops_assets.agents.prompting import OPEN as MAIL_OPEN
 from ops_assets.defs.archivist.prompt import CLOSE, OPEN
 from ops_assets.governance.injection import PATTERNS
-from ops_assets.prompting import CLOSE as MAIL_CLOSE
-from ops_assets.prompting import OPEN as MAIL_OPEN
+from ops_assets.governance.secrets import find_secrets
 from ops_assets.quality.suites import Rule, any_of
-from ops_assets.secrets import find_secrets
 
 SUITE = "memory_facts"
 

@@ -6,9 +6,9 @@ code (not the model) decides what duplicates or contradicts what is known."""
 
 from typing import Any
 
-from ops_assets.config import Config
+from ops_assets.agents.prompting import prompt_version
 from ops_assets.defs.archivist.contract import Extraction
-from ops_assets.prompting import prompt_version
+from resources.settings.config import Config
 
 OPEN, CLOSE = "<<<UNTRUSTED_RECORDS", "UNTRUSTED_RECORDS>>>"
 

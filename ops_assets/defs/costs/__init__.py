@@ -1,3 +1,5 @@
 """Cost per outcome: the call ledger rolled up through lineage to delivered replies."""
 
-SCOPES: frozenset[str] = frozenset()
+from resources.scopes import declare_scopes
+
+SCOPES = declare_scopes("costs", set())

@@ -8,7 +8,7 @@ from resources.settings import SettingsResource
 from resources.store.resource import StoreResource
 
 
-@dg.asset(group_name="observability", kinds={"pandas", "parquet"}, deps=["delivery"])
+@dg.asset(group_name="outcomes", kinds={"pandas", "parquet"}, deps=["delivery"])
 def cost_per_outcome(settings: SettingsResource, store: StoreResource) -> dg.MaterializeResult:
     """Every paid model call attributed to the outcome it served (or to `unattributed`)."""
     st, reports = store.get(), settings.home_dir().reports

@@ -1,3 +1,5 @@
 """CRM: the executor that keeps contacts and deals in the canonical store from outcomes."""
 
-SCOPES = frozenset({"connector:crm"})
+from resources.scopes import declare_scopes
+
+SCOPES = declare_scopes("crm", {"connector:crm"})

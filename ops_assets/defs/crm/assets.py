@@ -11,8 +11,8 @@ from typing import Any
 
 import dagster as dg
 
-from ops_assets.agent_run import valid_output
-from ops_assets.governance.scopes import require_scope
+from ops_assets.agents.agent_run import valid_output
+from resources.scopes import require_scope
 from resources.settings import SettingsResource
 from resources.store import Store
 from resources.store.resource import StoreResource
@@ -21,7 +21,7 @@ from resources.store.resource import StoreResource
 NOT_CONTACTS = ("quarantined", "duplicate")
 
 
-@dg.asset(group_name="crm", kinds={"sqlite"}, deps=["delivery"])
+@dg.asset(group_name="outcomes", kinds={"sqlite"}, deps=["delivery"])
 def crm(settings: SettingsResource, store: StoreResource) -> dg.MaterializeResult:
     """Contacts per sender and deals per sales mail, from triage and delivery outcomes."""
     st = store.get()

@@ -1,3 +1,5 @@
 """Delivery through the connectors, exactly once."""
 
-SCOPES = frozenset({"connector:outbox", "connector:smtp", "connector:webhook"})
+from resources.scopes import declare_scopes
+
+SCOPES = declare_scopes("delivery", {"connector:outbox", "connector:smtp", "connector:webhook"})

@@ -8,7 +8,7 @@ from typing import Any
 
 import dagster as dg
 
-from ops_assets.agent_run import final_draft, holder_is_gone, reviewed_draft
+from ops_assets.agents.agent_run import final_draft, holder_is_gone, reviewed_draft
 from ops_assets.defs.delivery import ledger
 from ops_assets.defs.reply_draft.compose import compose_reply
 from ops_assets.observability.alerts import write_alert
@@ -26,7 +26,7 @@ delivery_id = ledger.delivery_id
 
 
 @dg.asset(
-    group_name="delivery",
+    group_name="outcomes",
     kinds={"email", "sqlite"},
     deps=["review"],
     # One delivery step at a time across runs (the store lock below is the guarantee; the

@@ -1,3 +1,5 @@
 """Episodic memory in LanceDB."""
 
-SCOPES = frozenset({"memory:write"})
+from resources.scopes import declare_scopes
+
+SCOPES = declare_scopes("memory", {"memory:write"})

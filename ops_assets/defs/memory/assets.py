@@ -3,16 +3,16 @@ corrections as embedded, searchable rows with provenance."""
 
 import dagster as dg
 
-from ops_assets.agent_run import holder_is_gone
+from ops_assets.agents.agent_run import holder_is_gone
 from ops_assets.defs.memory.episodes import episodes
-from ops_assets.governance.scopes import require_scope
 from resources.memory import EPISODIC, WRITE_LOCK, MemoryResource
+from resources.scopes import require_scope
 from resources.settings import SettingsResource
 from resources.store import RESTING
 from resources.store.resource import StoreResource
 
 
-@dg.asset(group_name="memory", kinds={"lancedb"}, deps=["delivery"])
+@dg.asset(group_name="outcomes", kinds={"lancedb"}, deps=["delivery"])
 def episodic_memory(
     context: dg.AssetExecutionContext,
     settings: SettingsResource,

@@ -5,8 +5,8 @@ rows instead of adding them."""
 
 from typing import Any
 
-from ops_assets.addresses import company_of
-from ops_assets.agent_run import NOT_FOR_AGENTS, final_draft
+from ops_assets.agents.agent_run import NOT_FOR_AGENTS, final_draft
+from ops_assets.governance.addresses import company_of
 from ops_assets.quality.failures import HUMAN_CORRECTION
 from resources.store import Store
 

@@ -1,3 +1,5 @@
 """Reply drafting in the owner's voice, checked row by row."""
 
-SCOPES = frozenset({"model", "memory:read"})
+from resources.scopes import declare_scopes
+
+SCOPES = declare_scopes("reply_draft", {"model", "memory:read"})

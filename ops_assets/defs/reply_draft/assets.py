@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 from pydantic import BaseModel
 
-from ops_assets.agent_run import (
+from ops_assets.agents.agent_run import (
     NOT_FOR_AGENTS,
     RETRYABLE,
     batch_metadata,
@@ -15,12 +15,11 @@ from ops_assets.agent_run import (
     rest_after_failure,
     valid_output,
 )
-from ops_assets.config import Config
-from ops_assets.context import contexts_for, memory_metadata
+from ops_assets.agents.context import contexts_for, memory_metadata
 from ops_assets.defs.reply_draft import expectations, prompt
 from ops_assets.defs.reply_draft.compose import reply_recipient, reply_subject, strip_sign_off
 from ops_assets.defs.reply_draft.contract import ReplyDraft
-from ops_assets.partitions import batches
+from ops_assets.orchestration.partitions import batches
 from ops_assets.quality.batch_checks import (
     check_specs,
     hold_if_blocked,
@@ -32,6 +31,7 @@ from resources.llm.client import CallRequest
 from resources.llm.resource import LLMResource
 from resources.memory import MemoryResource
 from resources.settings import SettingsResource
+from resources.settings.config import Config
 from resources.store.resource import StoreResource
 
 SUITE_CHECK = "reply_draft_suite"

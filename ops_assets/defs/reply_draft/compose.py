@@ -8,9 +8,9 @@ import re
 from email.message import EmailMessage
 from typing import Any
 
-from ops_assets.addresses import company_of, domain_of
-from ops_assets.config import Identity
-from ops_assets.scheduling import invite_ics, slots_sentence
+from ops_assets.agents.scheduling import invite_ics, slots_sentence
+from ops_assets.governance.addresses import company_of, domain_of
+from resources.settings.config import Identity
 
 
 def reply_recipient(item: dict[str, Any]) -> str:

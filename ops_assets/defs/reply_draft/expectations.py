@@ -6,10 +6,10 @@ loading GE), so a batch and an edit are judged by the same rules, in the same or
 
 from typing import Any
 
-from ops_assets.config import Quality
 from ops_assets.defs.reply_draft.validation import PATTERNS
+from ops_assets.governance.secrets import find_secrets
 from ops_assets.quality.suites import Rule, inline_pattern
-from ops_assets.secrets import find_secrets
+from resources.settings.config import Quality
 
 SUITE = "reply_draft"
 

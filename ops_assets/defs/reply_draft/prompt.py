@@ -3,9 +3,14 @@
 import json
 from typing import Any
 
-from ops_assets.config import Config
+from ops_assets.agents.prompting import (
+    NOTHING_ON_RECORD,
+    prompt_version,
+    triage_notes,
+    untrusted_email,
+)
 from ops_assets.defs.reply_draft.contract import ReplyDraft
-from ops_assets.prompting import NOTHING_ON_RECORD, prompt_version, triage_notes, untrusted_email
+from resources.settings.config import Config
 
 SYSTEM = """You write email replies on behalf of {owner} of {business}.
 Tone: {tone}.
@@ -51,7 +56,7 @@ def messages(
     memory: str = NOTHING_ON_RECORD,
 ) -> list[dict[str, str]]:
     """The drafting request; `system`/`user` are the templates (a candidate prompt's in tests),
-    `memory` the item's recorded context (`ops_assets.context`)."""
+    `memory` the item's recorded context (`ops_assets.agents.context`)."""
     identity = config.identity
     policies = "\n".join(f"- {rule}" for rule in identity.policies)
     return [

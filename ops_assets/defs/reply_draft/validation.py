@@ -5,8 +5,8 @@ Each returns a reason code; an empty list means the draft may go on.
 
 import re
 
-from ops_assets.config import Quality
-from ops_assets.secrets import find_secrets
+from ops_assets.governance.secrets import find_secrets
+from resources.settings.config import Quality
 
 # Any bracketed words ("[Customer's Name]", "[contact information]"): real replies have none.
 PLACEHOLDER = re.compile(

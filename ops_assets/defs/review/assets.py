@@ -8,8 +8,8 @@ from typing import Any
 
 import dagster as dg
 
-from ops_assets import scheduling
-from ops_assets.agent_run import (
+from ops_assets.agents import scheduling
+from ops_assets.agents.agent_run import (
     RETRYABLE,
     batch_metadata,
     final_draft,
@@ -17,7 +17,8 @@ from ops_assets.agent_run import (
     rest_after_failure,
     valid_output,
 )
-from ops_assets.context import contexts_for, memory_metadata, recorded_context
+from ops_assets.agents.context import contexts_for, memory_metadata, recorded_context
+from ops_assets.agents.prompting import NOTHING_ON_RECORD, combined_version
 from ops_assets.defs.reply_draft import expectations as draft_rules
 from ops_assets.defs.reply_draft import prompt as draft_prompt
 from ops_assets.defs.reply_draft.compose import strip_sign_off
@@ -25,8 +26,7 @@ from ops_assets.defs.reply_draft.contract import ReplyDraft
 from ops_assets.defs.review import expectations, prompt
 from ops_assets.defs.review.contract import Review
 from ops_assets.governance.gate import gate
-from ops_assets.partitions import batches
-from ops_assets.prompting import NOTHING_ON_RECORD, combined_version
+from ops_assets.orchestration.partitions import batches
 from ops_assets.quality import failures as failure_log
 from ops_assets.quality.batch_checks import (
     check_specs,

@@ -2,9 +2,14 @@
 
 from typing import Any
 
-from ops_assets.config import Config
+from ops_assets.agents.prompting import (
+    NOTHING_ON_RECORD,
+    prompt_version,
+    triage_notes,
+    untrusted_email,
+)
 from ops_assets.defs.review.contract import Review
-from ops_assets.prompting import NOTHING_ON_RECORD, prompt_version, triage_notes, untrusted_email
+from resources.settings.config import Config
 
 OPEN_DRAFT, CLOSE_DRAFT = "<<<DRAFT_REPLY", "DRAFT_REPLY>>>"
 
@@ -45,7 +50,7 @@ def messages(
     config: Config,
     memory: str = NOTHING_ON_RECORD,
 ) -> list[dict[str, str]]:
-    """`memory`: the item's recorded context for the reviewer (`ops_assets.context`)."""
+    """`memory`: the item's recorded context for the reviewer (`ops_assets.agents.context`)."""
     identity = config.identity
     policies = "\n".join(f"  - {rule}" for rule in identity.policies) or "  - (none)"
     clean = draft.replace(OPEN_DRAFT, "[marker]").replace(CLOSE_DRAFT, "[marker]")

@@ -1,3 +1,5 @@
 """Triage: category, summary and fields for every item of a batch."""
 
-SCOPES = frozenset({"model"})
+from resources.scopes import declare_scopes
+
+SCOPES = declare_scopes("triage", {"model"})

@@ -5,7 +5,7 @@ from typing import Any
 
 import dagster as dg
 
-from ops_assets.agent_run import (
+from ops_assets.agents.agent_run import (
     NOT_FOR_AGENTS,
     RETRYABLE,
     batch_metadata,
@@ -18,8 +18,7 @@ from ops_assets.defs.triage.contract import TriageResult
 from ops_assets.defs.triage.rules import no_action_rule, urgency
 from ops_assets.governance.holds import sender_flags
 from ops_assets.governance.injection import injection_flags
-from ops_assets.governance.policy import Policy
-from ops_assets.partitions import batches
+from ops_assets.orchestration.partitions import batches
 from ops_assets.quality.batch_checks import (
     check_specs,
     hold_if_blocked,
@@ -30,6 +29,7 @@ from ops_assets.quality.suites import validate
 from resources.llm.client import CallRequest
 from resources.llm.resource import LLMResource
 from resources.settings import SettingsResource
+from resources.settings.policy import Policy
 from resources.store import Store
 from resources.store.resource import StoreResource
 
@@ -59,8 +59,8 @@ def triage(
     config, st, batch = settings.config(), store.get(), context.partition_key
     items = [i for i in st.items(batch=batch) if i["state"] not in NOT_FOR_AGENTS]
     release_retryable(st, items, actor="triage")
-    # Follow-ups are triaged by code when they are made (ops_assets/follow_ups.py): released
-    # ones (after a deferral, `resume` or `retry`) go straight back to the drafter.
+    # Follow-ups are triaged by code when they are made (orchestration/follow_ups.py):
+    # released ones (after a deferral, `resume` or `retry`) go straight back to the drafter.
     for item in [i for i in items if i["kind"] == "follow_up" and i["state"] == "received"]:
         st.transition(item["id"], "triaged", actor="follow_ups", expect=("received",))
     items = [i for i in items if i["kind"] != "follow_up"]

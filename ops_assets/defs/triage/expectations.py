@@ -3,10 +3,10 @@
 import re
 from typing import Any
 
-from ops_assets.config import CATEGORIES
+from ops_assets.agents.prompting import CLOSE, OPEN
 from ops_assets.governance.injection import PATTERNS
-from ops_assets.prompting import CLOSE, OPEN
 from ops_assets.quality.suites import Rule, inline_pattern
+from resources.settings.config import CATEGORIES
 
 SUITE = "triage"
 

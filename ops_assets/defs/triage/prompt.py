@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from ops_assets.config import Config
+from ops_assets.agents.prompting import prompt_version, untrusted_email
 from ops_assets.defs.triage.contract import TriageResult
-from ops_assets.prompting import prompt_version, untrusted_email
+from resources.settings.config import Config
 
 SYSTEM = """You sort incoming email for {business}, a small business run by {owner}.
 Classify each email into exactly one category:

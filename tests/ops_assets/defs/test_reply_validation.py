@@ -5,7 +5,6 @@ import email.policy
 
 import pytest
 
-from ops_assets.config import load_config
 from ops_assets.defs.reply_draft.compose import (
     compose_reply,
     reply_recipient,
@@ -13,6 +12,7 @@ from ops_assets.defs.reply_draft.compose import (
     strip_sign_off,
 )
 from ops_assets.defs.reply_draft.validation import draft_problems
+from resources.settings.config import load_config
 
 QUALITY = load_config().quality
 GOOD = "Hi Jo,\n\nThanks for the details. I am checking the login service now and will write again."

@@ -3,10 +3,10 @@ and reviewer's prompts: a triage summary steered by the mail is data, never an i
 
 import re
 
-from ops_assets.config import load_config
+from ops_assets.agents.prompting import CLOSE, OPEN
 from ops_assets.defs.reply_draft import prompt as draft_prompt
 from ops_assets.defs.review import prompt as review_prompt
-from ops_assets.prompting import CLOSE, OPEN
+from resources.settings.config import load_config
 
 ITEM = {
     "sender": "sam@client.example",

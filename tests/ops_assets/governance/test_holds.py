@@ -3,12 +3,12 @@ known address, a category the rules contradict, and replies that echo their mail
 
 import pytest
 
-from ops_assets.config import load_config
 from ops_assets.governance import echo
 from ops_assets.governance.domains import is_known, lookalike_of
 from ops_assets.governance.gate import gate
 from ops_assets.governance.holds import contradicts_rules, message_holds, rules_reading
-from ops_assets.governance.policy import load_policy
+from resources.settings.config import load_config
+from resources.settings.policy import load_policy
 from resources.store import Store
 
 KNOWN = ["lumenarchitects.example"]

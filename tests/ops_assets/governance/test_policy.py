@@ -4,9 +4,10 @@ import dataclasses
 
 import pytest
 
-from ops_assets.config import ConfigError
 from ops_assets.governance.facts import amounts, facts_for
-from ops_assets.governance.policy import SAMPLE_POLICY, Facts, Policy, decide, load_policy
+from ops_assets.governance.policy import Facts, decide
+from resources.settings.config import ConfigError
+from resources.settings.policy import SAMPLE_POLICY, Policy, load_policy
 
 PLAIN = Facts(
     category="support",

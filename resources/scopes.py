@@ -1,21 +1,27 @@
-"""Agent scopes: each agent folder declares what it may touch (`SCOPES` in its `__init__`);
-the policy file may narrow that further. Anything else is refused and audited."""
+"""Scopes: what each agent may touch (`model`, `memory:read`, `memory:write`,
+`connector:<name>`). An agent declares its own in its folder's `__init__` with
+`declare_scopes`; the policy file may narrow them; the resources that hand out a model client,
+memory or a connector check here first. Anything else is refused and audited."""
 
-import importlib
+from collections.abc import Iterable
 
 from resources.store import Store
+
+_DECLARED: dict[str, frozenset[str]] = {}
 
 
 class ScopeRefused(Exception):
     """An agent asked for a connector or action outside its scopes."""
 
 
+def declare_scopes(agent: str, scopes: Iterable[str]) -> frozenset[str]:
+    """Called by an agent's package when it is imported (before any of its assets runs)."""
+    _DECLARED[agent] = frozenset(scopes)
+    return _DECLARED[agent]
+
+
 def declared_scopes(agent: str) -> frozenset[str]:
-    try:
-        module = importlib.import_module(f"ops_assets.defs.{agent}")
-    except ModuleNotFoundError:
-        return frozenset()
-    return frozenset(getattr(module, "SCOPES", frozenset()))
+    return _DECLARED.get(agent, frozenset())  # an agent nobody declared may touch nothing
 
 
 def allowed_scopes(agent: str, policy_scopes: dict[str, list[str]] | None = None) -> frozenset[str]:

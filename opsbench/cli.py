@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ops_assets.config import CATEGORIES, ConfigError, load_config
+from resources.settings.config import CATEGORIES, ConfigError, load_config
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_TIMEOUT, EXIT_HELD = 0, 1, 2, 3, 4
 
@@ -37,7 +37,7 @@ class NoHome(Exception):
 def _setup(args: argparse.Namespace, *, create: bool = False) -> Any:
     """Export the choices to the environment the Dagster code reads, then open home and store.
     Only `demo` and `run` create a home: a mistyped --home is an error, not an empty report."""
-    from ops_assets.home import home_path, open_home
+    from resources.settings.home import home_path, open_home
 
     if not create and not (home_path(args.home) / "store.sqlite").exists():
         raise NoHome(f"no Opsbench home at {home_path(args.home)} (see --home / OPSBENCH_HOME)")
@@ -60,9 +60,9 @@ def _setup(args: argparse.Namespace, *, create: bool = False) -> Any:
 
 def _require_prices(config: Any) -> None:
     """Every model this work could pay for has a price, or nothing starts (exit 2)."""
-    from ops_assets.governance.policy import load_policy
     from resources.llm.endpoints import EndpointError
     from resources.llm.pricing import require_prices_for
+    from resources.settings.policy import load_policy
 
     spec = os.environ.get("OPSBENCH_LLM", "local")
     try:
@@ -105,7 +105,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         since = now_iso()
         copied = _copy_inbox(inbox, home.inbox)
         _err(f"home {home.root}: {copied} files copied into the inbox")
-        from ops_assets.headless import HeadlessRunner
+        from opsbench.headless import HeadlessRunner
 
         outcome = HeadlessRunner(home, store).run_until_rested(timeout_s=args.timeout)
     finally:
@@ -156,7 +156,7 @@ def _copy_inbox(source: Path, inbox: Path) -> int:
 
 
 def _summary(home: Any, store: Any, *, since: str, elapsed: float) -> dict[str, Any]:
-    from ops_assets.status import deferred_report
+    from opsbench.status import deferred_report
 
     items = store.items()
     categories = dict.fromkeys(CATEGORIES, 0)
@@ -266,7 +266,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_retry(args: argparse.Namespace) -> int:
     _, store = _setup(args)
-    from ops_assets.retry import RetryError, retry_item
+    from opsbench.retry import RetryError, retry_item
 
     try:
         batch = retry_item(store, args.item)
@@ -279,7 +279,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     home, store = _setup(args)
-    from ops_assets.status import status
+    from opsbench.status import status
 
     report = status(home, store)
     if args.json:
@@ -327,7 +327,7 @@ def _status_text(report: dict[str, Any]) -> str:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     home, store = _setup(args)
-    from ops_assets.audit import item_story
+    from opsbench.audit import item_story
 
     story = item_story(home, store, args.item)
     if story is None:
@@ -423,7 +423,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
     home, store = _setup(args)
-    from ops_assets.observability import reprocess
+    from opsbench import reprocess
 
     try:
         job = reprocess.plan(store, args.agent, batches=args.batch or [], since=args.since)
@@ -481,7 +481,7 @@ def cmd_crm(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     home, store = _setup(args)
-    from ops_assets.privacy import export
+    from opsbench.privacy import export
 
     _out(export(home, store, args.contact), True)
     return EXIT_OK
@@ -489,7 +489,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_erase(args: argparse.Namespace) -> int:
     home, store = _setup(args)
-    from ops_assets.privacy import erase
+    from opsbench.privacy import erase
 
     report = erase(home, store, args.contact)
     _out(
@@ -509,7 +509,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 def cmd_memory(args: argparse.Namespace) -> int:
     home, store = _setup(args)
-    from ops_assets import memory_review as review
+    from opsbench import memory_review as review
     from resources.memory import EmbeddingError
 
     memory = review.reader(home, load_config(args.config))
@@ -628,7 +628,7 @@ def cmd_reject(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     home, _ = _setup(args, create=True)
-    from ops_assets.workbench import run_workbench
+    from opsbench.workbench import run_workbench
     from resources.llm.local_server import LocalServerError
     from resources.llm.weights import WeightsError
 

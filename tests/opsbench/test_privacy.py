@@ -12,7 +12,7 @@ import pytest
 from support import batch_assets, outcome_assets, permissive_policy
 
 from ops_assets.defs.archivist.assets import memory_facts
-from ops_assets.privacy import erase, export, find
+from opsbench.privacy import erase, export, find
 from resources.memory import EPISODIC, FACTS, Memory
 from resources.memory.embeddings import HashingEmbedder
 
@@ -143,7 +143,7 @@ def test_erase_and_memory_writers_never_overlap(bench) -> None:
     import pytest
 
     from ops_assets.defs.memory.assets import episodic_memory
-    from ops_assets.privacy import EraseBlocked
+    from opsbench.privacy import EraseBlocked
     from resources.memory import WRITE_LOCK
 
     key = bench.intake()
@@ -168,7 +168,7 @@ def test_a_bounce_quoting_the_address_then_erase_exits_0_and_finds_nothing(
     could never pass its own scan after any bounce."""
     from support import SmtpSink, write_config
 
-    from ops_assets.cli import main
+    from opsbench.cli import main
 
     monkeypatch.setenv("OPSBENCH_POLICY", str(permissive_policy(tmp_path / "p.yaml")))
     with SmtpSink(answer=f"550 5.1.1 <{PRIYA}>: mailbox unknown") as sink:
@@ -231,7 +231,7 @@ def test_erase_during_a_slow_smtp_send_wins_and_the_drain_ends_cleanly(
 DRAIN = """
 import sys
 import dagster as dg
-from ops_assets.definitions import resource_defs
+from location.definitions import resource_defs
 from ops_assets.defs.delivery.assets import delivery
 with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
     dg.materialize([delivery], resources=resource_defs(), instance=instance)
@@ -245,7 +245,7 @@ def test_erase_refuses_while_a_run_works_on_their_mail_and_blocks_sends_meanwhil
     import pytest
 
     from ops_assets.defs.delivery.assets import delivery
-    from ops_assets.privacy import EraseBlocked
+    from opsbench.privacy import EraseBlocked
 
     monkeypatch.setenv("OPSBENCH_POLICY", str(permissive_policy(tmp_path / "p.yaml")))
     key = bench.intake()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from ops_assets.config import Config, config_path, load_config
-from ops_assets.governance.policy import Policy, load_policy
-from ops_assets.home import Home, open_home
+from resources.settings.config import Config, config_path, load_config
+from resources.settings.home import Home, open_home
+from resources.settings.policy import Policy, load_policy
 
 
 @cache

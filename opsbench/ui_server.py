@@ -1,5 +1,5 @@
 """The owner's one web server: Dagster's UI behind the guard (resources/web/guard.py), on
-127.0.0.1. `opsbench run` starts it as `python -m ops_assets.ui_server --port P` in place of
+127.0.0.1. `opsbench run` starts it as `python -m opsbench.ui_server --port P` in place of
 `dagster-webserver`, which checks no Host, no Origin and no token (see the stack notes)."""
 
 import argparse
@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ops_assets.home import REPO_ROOT, Home, home_path
+from resources.settings.home import REPO_ROOT, Home, home_path
 from resources.web import GuardedApp, Refusal, home_key
 from resources.web.keys import UI_TOKEN, ui_auth_headers
 

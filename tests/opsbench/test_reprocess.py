@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from support import batch_assets, outcome_assets
 
-from ops_assets.agent_run import SETTLED
+from ops_assets.agents.agent_run import SETTLED
 from ops_assets.defs.triage import prompt as triage_prompt
-from ops_assets.observability import reprocess
+from opsbench import reprocess
 from resources.llm import scripted
 from resources.llm.scripted import _email_text, script_triage
 
@@ -82,7 +82,7 @@ def test_a_changed_prompt_pays_only_for_changed_requests_and_the_diff_shows_the_
 def test_changed_drafts_of_settled_items_become_proposed_corrections_not_resends(
     bench, monkeypatch, tmp_path
 ) -> None:
-    from ops_assets.config import SAMPLE_CONFIG
+    from resources.settings.config import SAMPLE_CONFIG
 
     key = _settled(bench)
     _, outbox = _snapshot(bench)

@@ -4,7 +4,7 @@ trail from the store, and the runs that touched it from the Dagster event log.""
 
 from typing import Any
 
-from ops_assets.home import Home
+from resources.settings.home import Home
 from resources.store import Store
 
 

@@ -13,6 +13,8 @@ from sensors import ALL_SENSORS
 from sensors.archivist import archivist_schedule
 from sensors.follow_ups import follow_up_schedule
 
+REPO = Path(__file__).resolve().parent.parent
+
 
 def resource_defs(settings: SettingsResource | None = None) -> dict[str, dg.ConfigurableResource]:
     settings = settings or SettingsResource()
@@ -26,7 +28,9 @@ def resource_defs(settings: SettingsResource | None = None) -> dict[str, dg.Conf
 
 
 defs = dg.Definitions.merge(
-    dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent),
+    dg.load_from_defs_folder(
+        path_within_project=Path(__file__).resolve().parent.parent / "ops_assets"
+    ),
     dg.Definitions(
         sensors=ALL_SENSORS,
         schedules=[follow_up_schedule, archivist_schedule],

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import dagster as dg
 
 from ops_assets.defs.jobs import ARCHIVIST_JOB, BATCH_JOB, OUTCOMES_JOB
-from ops_assets.home import Home
-from ops_assets.partitions import BATCHES
+from ops_assets.orchestration.partitions import BATCHES
 from resources.processes import pid_alive
+from resources.settings.home import Home
 from resources.store import Store
 from sensors.deferred import Clock, utc_now
 from sensors.inbox import build_inbox_sensor
@@ -50,7 +50,7 @@ class HeadlessRunner:
         clock: Clock = utc_now,
     ) -> None:
         """`clock`: when deferred work is due (tests move a day on without waiting for it)."""
-        from ops_assets.definitions import defs, resource_defs
+        from location.definitions import defs, resource_defs
 
         self.home, self.store, self.log = home, store, log
         self.inbox_sensor = build_inbox_sensor(clock)
@@ -113,7 +113,7 @@ class HeadlessRunner:
             time.sleep(0.1)
 
     def _settle_s(self) -> float:
-        from ops_assets.config import load_config
+        from resources.settings.config import load_config
 
         config = load_config()  # a file must settle, then a small batch waits to fill
         return config.intake.settle_s + config.batching.max_wait_s

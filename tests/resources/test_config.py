@@ -2,7 +2,7 @@
 
 import pytest
 
-from ops_assets.config import SAMPLE_CONFIG, ConfigError, load_config
+from resources.settings.config import SAMPLE_CONFIG, ConfigError, load_config
 
 
 def test_the_sample_config_is_valid() -> None:

@@ -8,7 +8,7 @@ import re
 import zoneinfo
 from typing import Any
 
-from ops_assets.config import Availability
+from resources.settings.config import Availability
 
 ASKS_TO_MEET = re.compile(
     r"\b(can|could|shall|should|would|might)\s+we\s+(meet|talk|chat|have a (quick )?call|"

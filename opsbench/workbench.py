@@ -13,15 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ops_assets.home import REPO_ROOT, Home
 from resources.processes import stop_group
+from resources.settings.home import REPO_ROOT, Home
 
 if TYPE_CHECKING:
     from resources.llm.local_server import LocalServer
 
 WORKSPACE = REPO_ROOT / "workspace.yaml"
 SAMPLE_INBOX = REPO_ROOT / "samples" / "inbox"
-OUR_SERVERS = (b"dagster", b"ops_assets.ui_server")
+OUR_SERVERS = (b"dagster", b"opsbench.ui_server")
 
 
 def _log(message: str) -> None:
@@ -128,7 +128,7 @@ def dagster_commands(port: int) -> dict[str, list[str]]:
         "webserver": [
             sys.executable,
             "-m",
-            "ops_assets.ui_server",
+            "opsbench.ui_server",
             "--port",
             str(port),
             "--workspace",
@@ -165,7 +165,7 @@ def start_embeddings(home: Home) -> "LocalServer | None":
 
 
 def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
-    from ops_assets.ui_server import auth_headers, login_url
+    from opsbench.ui_server import auth_headers, login_url
     from resources.store.resource import store_for
 
     # Started from a background job or a process manager, SIGINT may come in ignored; Ctrl-C

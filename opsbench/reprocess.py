@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from ops_assets.home import Home
+from resources.settings.home import Home
 from resources.store import Store, now_iso
 from resources.web.keys import ui_auth_headers
 
@@ -86,9 +86,9 @@ def run_in_process(job: Reprocess, home: Home) -> None:
     """Headless: one in-process run per batch partition, tagged as part of this reprocess."""
     import dagster as dg
 
-    from ops_assets.definitions import defs
+    from location.definitions import defs
     from ops_assets.defs.jobs import BATCH_JOB
-    from ops_assets.headless import QUIET
+    from opsbench.headless import QUIET
 
     batch_job = defs.resolve_job_def(BATCH_JOB)
     failed = False

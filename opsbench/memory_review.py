@@ -4,9 +4,9 @@ its own; the owner keeps the new one, the old one, or both."""
 
 from typing import Any
 
-from ops_assets.home import Home
 from resources.memory import EPISODIC, FACTS, Memory, quote
 from resources.memory.embeddings import reader_for
+from resources.settings.home import Home
 from resources.store import Store, now_iso
 
 KEEP = ("new", "old", "both")

@@ -7,7 +7,7 @@ import dagster as dg
 
 
 def test_code_location_has_the_agents_jobs_and_running_sensors() -> None:
-    from ops_assets.definitions import defs
+    from location.definitions import defs
 
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
@@ -23,7 +23,7 @@ def test_code_location_has_the_agents_jobs_and_running_sensors() -> None:
 def test_loading_the_code_location_imports_no_heavy_library() -> None:
     # Every Dagster run re-imports the code location; lancedb and GE cost seconds each.
     code = (
-        "import sys, ops_assets.definitions; "
+        "import sys, location.definitions; "
         "print(sorted(m for m in ('lancedb', 'great_expectations', 'torch') "
         "if m in sys.modules))"
     )

@@ -173,6 +173,8 @@ class FollowUps(_Strict):
     enabled: bool = True
     after_days: float = Field(default=3.0, gt=0)
     max_per_run: int = Field(default=20, gt=0)
+    hour: int = Field(default=9, ge=0, le=23)
+    """The hour of the owner's day (identity.timezone) when follow-ups are made."""
 
 
 class MemorySettings(_Strict):

@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ops_assets.agent_run import lock_holder_gone
+from ops_assets.agents.agent_run import lock_holder_gone
 from ops_assets.defs.delivery.ledger import DRAIN_LOCK
-from ops_assets.home import Home
 from resources.memory import EPISODIC, FACTS, WRITE_LOCK, Memory, about
+from resources.settings.home import Home
 from resources.store import Store
 from resources.store.states import BATCH_PENDING
 from resources.store.store import stored_forms

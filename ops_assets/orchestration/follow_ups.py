@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from ops_assets.agent_run import output_row, valid_output
+from ops_assets.agents.agent_run import output_row, valid_output
 from resources.store import Store
 
 KIND = "follow_up"

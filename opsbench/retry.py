@@ -4,7 +4,7 @@ import hashlib
 import time
 from pathlib import Path
 
-from ops_assets.config import load_config
+from resources.settings.config import load_config
 from resources.store import Store
 from sensors.intake import item_fields
 from sensors.parsing import UnusableInput, parse_input

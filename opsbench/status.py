@@ -5,9 +5,9 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
-from ops_assets.config import Config
-from ops_assets.governance.policy import load_policy
-from ops_assets.home import Home
+from resources.settings.config import Config
+from resources.settings.home import Home
+from resources.settings.policy import load_policy
 from resources.store import Store
 
 SENSORS = (
@@ -60,7 +60,7 @@ def deferred_report(store: Store, config: Config, now: dt.datetime | None = None
 
 
 def status(home: Home, store: Store) -> dict[str, Any]:
-    from ops_assets.config import load_config
+    from resources.settings.config import load_config
 
     config = load_config()
     budgets = load_policy(config.policy_file).budgets

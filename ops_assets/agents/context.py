@@ -15,11 +15,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ops_assets.addresses import company_of
+from ops_assets.agents.prompting import CLOSE, NOTHING_ON_RECORD, OPEN
 from ops_assets.defs.reply_draft.compose import reply_recipient
-from ops_assets.governance.scopes import ScopeRefused, require_scope
-from ops_assets.prompting import CLOSE, NOTHING_ON_RECORD, OPEN
+from ops_assets.governance.addresses import company_of
 from resources.memory import EPISODIC, FACTS, EmbeddingError, Memory, quote
+from resources.scopes import ScopeRefused, require_scope
 from resources.store import Store, now_iso
 
 MAX_ROW_CHARS = 400
