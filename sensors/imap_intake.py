@@ -21,12 +21,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ops_assets.config import Config
 from ops_assets.defs.delivery.ledger import failpoint
-from ops_assets.home import Home
 from ops_assets.observability.alerts import write_alert
 from resources.connectors.imap import FetchedMessage, ImapSession, ImapUnavailable, imap_session
 from resources.connectors.imap_config import ImapAccount
+from resources.settings.config import Config
+from resources.settings.home import Home
 from resources.store import Store
 from sensors.intake import SEPARATOR, TickResult, _register_safely, batch_key, item_id_for
 

@@ -12,9 +12,9 @@ import os
 import re
 from pathlib import Path
 
-from ops_assets.config import Config
-from ops_assets.home import Home
 from ops_assets.observability.alerts import write_alert
+from resources.settings.config import Config
+from resources.settings.home import Home
 
 SEEN = "S"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.,=+-]")

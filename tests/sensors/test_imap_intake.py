@@ -14,8 +14,8 @@ import pytest
 import yaml
 from imap_server import PASSWORD, USER, Dovecot, free_port, message
 
-from ops_assets.config import SAMPLE_CONFIG, Config, load_config
 from ops_assets.observability.alerts import read_alerts
+from resources.settings.config import SAMPLE_CONFIG, Config, load_config
 from sensors.imap_intake import AFTER_REGISTER, imap_tick
 from sensors.inbox import inbox_sensor
 
@@ -59,8 +59,8 @@ def _tick_in_new_process(bench, config: Path, **env: str) -> int:
     """A fresh process (a restarted daemon): its exit code."""
     script = textwrap.dedent(
         f"""
-        from ops_assets.config import load_config
-        from ops_assets.home import open_home
+        from resources.settings.config import load_config
+        from resources.settings.home import open_home
         from resources.store.resource import store_for
         from sensors.imap_intake import imap_tick
 

@@ -6,7 +6,7 @@ import time
 
 import yaml
 
-from ops_assets.config import SAMPLE_CONFIG, load_config
+from resources.settings.config import SAMPLE_CONFIG, load_config
 from sensors.intake import tick
 
 
