@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run demo test test-fast lint typecheck imports defs check benchmark benchmark-memory clean
+.PHONY: help venv run demo test test-fast lint typecheck imports defs check benchmark benchmark-memory benchmark-triage clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ benchmark: $(STAMP) ## throughput benchmark (run on purpose, not in CI)
 benchmark-memory: $(STAMP) ## memory retrieval at 100k and 1M rows (about 40 min; not in CI)
 	$(BIN)/python benchmarks/memory_retrieval.py --rows 100000
 	$(BIN)/python benchmarks/memory_retrieval.py --rows 1000000
+
+benchmark-triage: $(STAMP) ## triage: rules, classifier, model, cascade side by side (LLM=local|scripted|none)
+	$(BIN)/python benchmarks/triage.py --llm $(or $(LLM),local)
 
 clean: ## remove the virtualenv and the default home
 	rm -rf $(VENV) .opsbench

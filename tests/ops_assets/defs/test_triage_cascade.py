@@ -1,0 +1,207 @@
+"""The triage cascade: the classifier on the hashing embedder, corrections as training data,
+the stage choices, and the shape of the seed and evaluation sets."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops_assets.defs.triage import cascade, classifier
+from ops_assets.defs.triage.classifier import LabelRow
+from resources.memory.embeddings import HashingEmbedder
+
+REPO = Path(__file__).resolve().parents[3]
+EVAL = REPO / "benchmarks" / "data" / "triage_eval.jsonl"
+OWNER = ["alex@northwind.example"]
+
+
+@pytest.fixture(scope="module")
+def trained() -> classifier.TriageClassifier:
+    return classifier.train(HashingEmbedder())
+
+
+def item(subject: str, body: str, sender: str = "client@example.com", **extra: Any) -> dict:
+    return {"id": subject, "sender": sender, "subject": subject, "body": body, **extra}
+
+
+def test_the_classifier_trains_on_the_seed_set_and_predicts_calibrated_categories(
+    trained: classifier.TriageClassifier,
+) -> None:
+    answers = trained.predict(
+        [
+            "Charged twice\nMy card was charged twice for the hosting invoice, please refund.",
+            "Contact form broken\nThe contact form on our website shows an error since the update.",
+        ],
+        HashingEmbedder(),
+    )
+    assert [a[0] for a in answers] == ["billing", "support"]
+    assert all(0.2 < confidence <= 1.0 for _, confidence in answers)
+    assert trained.version.startswith("triage-clf-")
+
+
+def test_save_and_load_keep_the_version_and_the_answers(
+    trained: classifier.TriageClassifier, tmp_path: Path
+) -> None:
+    path = trained.save(classifier.default_path(tmp_path))
+    loaded = classifier.load(path)
+    text = ["Quote for a new website\nWhat would a five-page site cost?"]
+    assert loaded.version == trained.version
+    assert loaded.predict(text, HashingEmbedder()) == trained.predict(text, HashingEmbedder())
+
+
+def test_a_correction_changes_the_next_similar_decision(
+    trained: classifier.TriageClassifier,
+) -> None:
+    mail = (
+        "Partner programme for studios",
+        "We run a referral programme for design studios and would pay a commission per client.",
+    )
+    next_one = (
+        "Partner programme for studios",
+        "We run a referral programme for design studios and pay a commission for each client.",
+    )
+    embedder = HashingEmbedder()
+    before = trained.predict([classifier.text_of(*next_one)], embedder)[0][0]
+    correction: LabelRow = {
+        "id": "owner-1",
+        "subject": mail[0],
+        "body": mail[1],
+        "category": "spam" if before != "spam" else "sales",
+    }
+    retrained = classifier.train(embedder, [correction])
+    after = retrained.predict([classifier.text_of(*next_one)], embedder)[0]
+    assert after[0] == correction["category"] != before
+    assert retrained.version != trained.version
+
+
+def test_the_version_is_the_hash_of_the_training_data() -> None:
+    rows = classifier.seed_rows()
+    name = HashingEmbedder().name
+    assert classifier.training_version(rows, [], name) == classifier.training_version(
+        rows, [], name
+    )
+    assert classifier.training_version(rows[1:], [], name) != classifier.training_version(
+        rows, [], name
+    )
+
+
+def test_a_classifier_refuses_vectors_of_another_embedder(
+    trained: classifier.TriageClassifier,
+) -> None:
+    other = HashingEmbedder(name="other-384")
+    with pytest.raises(ValueError, match="trained on"):
+        trained.predict(["hello"], other)
+
+
+def test_rules_decide_first_and_never_ask_the_classifier() -> None:
+    auto = item("Out of office", "Back on Monday.", headers={"Auto-Submitted": "auto-replied"})
+    decision = cascade.decide(auto, owner_addresses=OWNER, classified=("sales", 0.99))
+    assert (decision.stage, decision.category, decision.rule) == ("rules", "other", "auto_reply")
+    spam = item("You have won", "Claim your prize now, you have won a car.")
+    assert cascade.decide(spam, owner_addresses=OWNER, classified=None).category == "spam"
+
+
+def test_a_confident_classifier_decides_alone_on_ordinary_mail() -> None:
+    mail = item("Login broken", "I cannot log in to the admin page.")
+    decision = cascade.decide(mail, owner_addresses=OWNER, classified=("support", 0.9))
+    assert (decision.stage, decision.category, decision.confidence) == (
+        "classifier",
+        "support",
+        0.9,
+    )
+    assert not decision.needs_model
+
+
+def test_an_unsure_classifier_hands_the_mail_to_the_model() -> None:
+    mail = item("Question", "Could we talk next week about the site?")
+    unsure = (cascade.CONFIDENT - 0.1,)
+    first = cascade.decide(mail, owner_addresses=OWNER, classified=("sales", unsure[0]))
+    assert first.needs_model and first.category is None
+    final = cascade.decide(
+        mail,
+        owner_addresses=OWNER,
+        classified=("sales", unsure[0]),
+        modelled="support",
+        model_asked=True,
+    )
+    assert (final.stage, final.category) == ("model", "support")
+
+
+def test_risky_mail_needs_agreement_and_goes_to_the_owner_when_they_disagree() -> None:
+    mail = item("New bank details", "Our bank details have changed, please use the new IBAN.")
+    sure = ("billing", 0.95)
+    first = cascade.decide(mail, owner_addresses=OWNER, classified=sure)
+    assert first.needs_model and "bank_change" in first.risky
+    agreed = cascade.decide(
+        mail, owner_addresses=OWNER, classified=sure, modelled="billing", model_asked=True
+    )
+    assert (agreed.stage, agreed.category, agreed.confidence) == ("model", "billing", 0.95)
+    disputed = cascade.decide(
+        mail, owner_addresses=OWNER, classified=sure, modelled="spam", model_asked=True
+    )
+    assert (disputed.stage, disputed.category) == ("owner", None)
+    silent = cascade.decide(
+        mail, owner_addresses=OWNER, classified=sure, modelled=None, model_asked=True
+    )
+    assert (silent.stage, silent.classified, silent.risky) == ("owner", sure, first.risky)
+
+
+def test_the_batch_cascade_asks_the_model_only_for_the_mails_that_need_it() -> None:
+    mails = [
+        item("Out of office", "Away.", headers={"Auto-Submitted": "auto-replied"}),
+        item("Login broken", "I cannot log in."),
+        item("Hmm", "Something about the site."),
+        item("Refund", "Please refund the 49 EUR charge."),
+    ]
+    answers = {"Login broken": ("support", 0.9), "Hmm": ("other", 0.3), "Refund": ("billing", 0.9)}
+    classified_texts: list[str] = []
+    asked: list[str] = []
+
+    def classify(texts: list[str]) -> list[tuple[Any, float]]:
+        classified_texts.extend(texts)
+        return [answers[t.split("\n")[0]] for t in texts]
+
+    def ask_model(items: list[dict[str, Any]]) -> list[Any]:
+        asked.extend(i["subject"] for i in items)
+        return ["sales", "billing"]
+
+    answers["Out of office"] = ("sales", 0.99)
+    decisions = cascade.cascade(
+        mails, owner_addresses=OWNER, classify=classify, ask_model=ask_model
+    )
+    assert [d.stage for d in decisions] == ["rules", "classifier", "model", "model"]
+    assert [d.category for d in decisions] == ["other", "support", "sales", "billing"]
+    assert len(classified_texts) == 4 and asked == ["Hmm", "Refund"]
+
+
+def test_a_rule_stops_phishing_from_a_no_reply_address_and_the_classifier_names_it_spam() -> None:
+    phishing = item("Account limited", "Verify your login here.", sender="no-reply@bank.example")
+    sure, unsure = ("spam", 0.9), ("spam", cascade.CONFIDENT - 0.1)
+    decision = cascade.decide(phishing, owner_addresses=OWNER, classified=sure)
+    assert (decision.stage, decision.rule, decision.category) == ("rules", "bounce", "spam")
+    decision = cascade.decide(phishing, owner_addresses=OWNER, classified=unsure)
+    assert decision.category == "other"
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_the_evaluation_and_seed_sets_have_the_promised_shape() -> None:
+    fields = {"id", "from", "subject", "body", "category", "language", "kind"}
+    evaluation, seed = read(EVAL), list(classifier.seed_rows())
+    for rows, least in ((evaluation, 200), (seed, 150)):
+        assert len(rows) >= least
+        assert all(fields <= set(row) for row in rows)
+        assert {row["category"] for row in rows} == set(classifier.CATEGORIES)
+        assert {"en", "de", "fr", "es"} <= {row["language"] for row in rows}
+        assert len({row["id"] for row in rows}) == len(rows)
+    kinds = {row["kind"] for row in evaluation}
+    assert {"newsletter", "auto_reply", "phishing", "cold_outreach", "contact_form"} <= kinds
+
+    def texts(rows: list[dict[str, Any]]) -> set[str]:
+        return {" ".join(f"{r['subject']} {r['body']}".lower().split()) for r in rows}
+
+    assert not texts(evaluation) & texts(seed)
+    assert not {r["body"] for r in evaluation} & {r["body"] for r in seed}
