@@ -117,7 +117,7 @@ class Smtp(_Strict):
     starttls: bool = False
     ssl: bool = False
     username: str | None = None
-    password_env: str = "OPSBENCH_SMTP_PASSWORD"
+    password_env: str = "OPSBENCH_SMTP_PASSWORD"  # noqa: S105
     """The password is read from this environment variable at send time, never stored."""
     timeout_s: float = Field(default=30.0, gt=0)
     rate_per_minute: int | None = Field(default=30, gt=0)
@@ -127,7 +127,7 @@ class Webhook(_Strict):
     """Pushes outcomes to another system."""
 
     url: str | None = None
-    secret_env: str = "OPSBENCH_WEBHOOK_SECRET"
+    secret_env: str = "OPSBENCH_WEBHOOK_SECRET"  # noqa: S105
     timeout_s: float = Field(default=10.0, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
     backoff_s: float = Field(default=0.5, ge=0)
