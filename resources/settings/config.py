@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from resources.connectors.imap_config import ImapAccount
+from resources.settings.environment import environment
 
 SAMPLE_CONFIG = Path(__file__).with_name("sample_config.yaml")
 CATEGORIES = ("billing", "support", "sales", "spam", "other")
@@ -238,7 +239,7 @@ class Config(_Strict):
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """--config, then OPSBENCH_CONFIG, then the bundled sample."""
-    chosen = explicit or os.environ.get("OPSBENCH_CONFIG")
+    chosen = explicit or environment().config
     return Path(chosen) if chosen else SAMPLE_CONFIG
 
 
