@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from resources.settings.config import CATEGORIES, ConfigError, load_config
+from resources.settings.environment import environment
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_TIMEOUT, EXIT_HELD = 0, 1, 2, 3, 4
 
@@ -64,7 +65,7 @@ def _require_prices(config: Any) -> None:
     from resources.llm.pricing import require_prices_for
     from resources.settings.policy import load_policy
 
-    spec = os.environ.get("OPSBENCH_LLM", "local")
+    spec = environment().llm or "local"
     try:
         require_prices_for(spec, config, load_policy(config.policy_file).budgets)
     except EndpointError as exc:
@@ -91,9 +92,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         try:
             config = load_config(args.config)
-            endpoint = resolve(
-                os.environ.get("OPSBENCH_LLM", "local"), home=home.root, model=config.llm.model
-            )
+            endpoint = resolve(environment().llm or "local", home=home.root, model=config.llm.model)
             require_price(endpoint, config.llm.prices)
         except (EndpointError, FileNotFoundError, ValueError) as exc:
             _err(f"--llm: {exc}")
@@ -131,7 +130,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _local_server_if_needed(home: Any) -> Any:
     """`--llm local`: prepare the weights and start this home's server unless one runs."""
-    if os.environ.get("OPSBENCH_LLM", "local") != "local":
+    if (environment().llm or "local") != "local":
         return None
     from resources.llm.local_server import ensure_server
     from resources.llm.weights import prepare
@@ -636,7 +635,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_workbench(
             home,
             port=args.port,
-            llm=os.environ.get("OPSBENCH_LLM", "local"),
+            llm=environment().llm or "local",
             seed=not args.no_samples,
         )
     except (LocalServerError, WeightsError) as exc:

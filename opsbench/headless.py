@@ -123,7 +123,8 @@ class HeadlessRunner:
             result = self.inbox_sensor(context)
         if isinstance(result, dg.SkipReason) or result is None:
             return False
-        assert isinstance(result, dg.SensorResult)
+        if not (isinstance(result, dg.SensorResult)):  # an invariant, kept under python -O
+            raise RuntimeError("invariant broken: isinstance(result, dg.SensorResult)")
         for request in result.dynamic_partitions_requests or []:
             self.instance.add_dynamic_partitions(BATCHES, list(request.partition_keys or []))
         progressed = False

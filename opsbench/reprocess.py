@@ -156,12 +156,12 @@ def _graphql(
     url: str, headers: dict[str, str], query: str, variables: dict[str, Any]
 ) -> dict[str, Any]:
     endpoint = url.rstrip("/") + ("" if url.rstrip("/").endswith("/graphql") else "/graphql")
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310
         endpoint,
         data=json.dumps({"query": query, "variables": variables}).encode(),
         headers={"Content-Type": "application/json", **headers},
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
         body = json.loads(response.read())
     if body.get("errors"):
         raise ReprocessError(f"GraphQL error: {body['errors'][0].get('message')}")

@@ -26,6 +26,7 @@ from ops_assets.observability.alerts import write_alert
 from resources.connectors.imap import FetchedMessage, ImapSession, ImapUnavailable, imap_session
 from resources.connectors.imap_config import ImapAccount
 from resources.settings.config import Config
+from resources.settings.environment import secret_value
 from resources.settings.home import Home
 from resources.store import Store
 from sensors.intake import SEPARATOR, TickResult, _register_safely, batch_key, item_id_for
@@ -81,7 +82,7 @@ def _take_account(
     now: float,
     result: TickResult,
 ) -> None:
-    password = os.environ.get(account.password_env)
+    password = secret_value(account.password_env)
     if not password:
         raise ImapUnavailable("password_missing", f"${account.password_env} is not set")
     with imap_session(account, password) as session:

@@ -70,7 +70,8 @@ def rest_after_failure(
 ) -> None:
     """A failed call never leaves an item in flight: defer what may succeed later (or hand a
     spent budget to the owner when the policy says so), hand the rest to the owner."""
-    assert result.error_code is not None
+    if not (result.error_code is not None):  # an invariant, kept under python -O
+        raise RuntimeError("invariant broken: result.error_code is not None")
     target = "deferred" if result.error_code in RETRYABLE else "awaiting_human"
     if result.error_code == "budget_exhausted" and on_budget == "human":
         target = "awaiting_human"

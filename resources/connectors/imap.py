@@ -119,7 +119,8 @@ class ImapSession:
         self._box.email_message_class = _Raw
         fetched = []
         for message in self._box.fetch(uid_list=[str(u) for u in uids], mark_seen=False, bulk=50):
-            assert isinstance(message, _Raw)
+            if not (isinstance(message, _Raw)):  # an invariant, kept under python -O
+                raise RuntimeError("invariant broken: isinstance(message, _Raw)")
             if message.uid is not None:
                 fetched.append(FetchedMessage(int(message.uid), message.raw))
         return sorted(fetched, key=lambda m: m.uid)

@@ -38,7 +38,8 @@ class FileOutbox:
                 f"outbox not writable: {exc}", code="outbox_not_writable", permanent=False
             ) from exc
         receipt = self.lookup(idempotency_key)
-        assert receipt is not None
+        if not (receipt is not None):  # an invariant, kept under python -O
+            raise RuntimeError("invariant broken: receipt is not None")
         return receipt
 
     def health(self) -> tuple[bool, str]:

@@ -1,8 +1,6 @@
 """The `connectors` resource: the configured connectors, by role, for an agent whose scopes
 allow them (refused and audited otherwise), wrapped in the sandbox when the config says so."""
 
-import os
-
 import dagster as dg
 
 from resources.connectors.base import Connector, Sandbox
@@ -10,6 +8,7 @@ from resources.connectors.outbox import FileOutbox
 from resources.connectors.smtp import SmtpConnector
 from resources.connectors.webhook import WebhookConnector
 from resources.settings import SettingsResource
+from resources.settings.environment import secret_value
 from resources.store import Store
 
 
@@ -36,7 +35,7 @@ class ConnectorsResource(dg.ConfigurableResource):
                 starttls=smtp.starttls,
                 use_ssl=smtp.ssl,
                 username=smtp.username,
-                password=os.environ.get(smtp.password_env),
+                password=secret_value(smtp.password_env),
                 timeout_s=smtp.timeout_s,
             )
         else:
@@ -49,7 +48,7 @@ class ConnectorsResource(dg.ConfigurableResource):
             return None
         connector = WebhookConnector(
             hook.url,
-            secret=os.environ.get(hook.secret_env),
+            secret=secret_value(hook.secret_env),
             timeout_s=hook.timeout_s,
             max_retries=hook.max_retries,
             backoff_s=hook.backoff_s,

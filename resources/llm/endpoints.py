@@ -5,7 +5,6 @@ embedded llama.cpp server whose URL its owner wrote to `<home>/llm.url`; anythin
 with http(s) is any OpenAI-compatible server (OpenAI, Ollama, vLLM, LM Studio...).
 """
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ import httpx2
 
 from resources.llm.replay import ReplayModel
 from resources.llm.scripted import ScriptedModel
+from resources.settings.environment import environment
 
 LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 
@@ -86,8 +86,8 @@ def resolve(
         key = home_key(home, SERVER_KEY)  # the embedded server admits only this home's tools
         return Endpoint(spec, url_file.read_text().strip(), model or LOCAL_MODEL, key, 1)
     if spec.startswith(("http://", "https://")):
-        key = os.environ.get("OPSBENCH_API_KEY") or os.environ.get("OPENAI_API_KEY") or "none"
-        chosen = model or os.environ.get("OPSBENCH_MODEL")
+        key = environment().api_key_value()
+        chosen = model or environment().model
         if not chosen:
             raise EndpointError(
                 "a base-URL endpoint needs a model: set llm.model in the config or OPSBENCH_MODEL"

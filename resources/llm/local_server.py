@@ -53,7 +53,7 @@ def free_port() -> int:
 def healthy(url: str, timeout: float = 2.0) -> bool:
     base = url.removesuffix("/v1")
     try:
-        with urllib.request.urlopen(f"{base}/health", timeout=timeout) as response:
+        with urllib.request.urlopen(f"{base}/health", timeout=timeout) as response:  # noqa: S310
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -135,7 +135,7 @@ def ensure_child_server(
     home_key(home.root, SERVER_KEY)
     key_file = str(home_key_path(home.root, SERVER_KEY))
     with log_path.open("ab") as log_file:
-        child = subprocess.Popen(
+        child = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments, no shell)
             [sys.executable, "-m", module, "--port", str(port), "--key-file", key_file, *args],
             stdin=subprocess.DEVNULL,
             stdout=log_file,

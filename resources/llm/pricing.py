@@ -7,12 +7,12 @@ so do the policy's cheaper model and a paid embeddings endpoint. Without one, a 
 not hold, so the workbench refuses to start and names the model.
 """
 
-import os
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from resources.llm.client import Prices
 from resources.llm.endpoints import EndpointError
+from resources.settings.environment import environment
 
 
 class Priced(Protocol):
@@ -68,11 +68,11 @@ def require_prices_for(spec: str, config: Any, budgets: Any) -> None:
     cheaper = budgets.cheaper_model if budgets.on_exhausted == "cheaper_model" else None
     require_prices(
         spec,
-        llm.model or os.environ.get("OPSBENCH_MODEL"),
+        llm.model or environment().model,
         llm.prices,
         cheaper_model=cheaper,
         embedder=chosen_spec(memory.embedder),
-        embedding_model=memory.embedding_model or os.environ.get("OPSBENCH_EMBEDDING_MODEL"),
+        embedding_model=memory.embedding_model or environment().embedding_model,
     )
 
 

@@ -1,7 +1,5 @@
 """The `llm` resource: a ModelClient for the endpoint chosen by `--llm` (OPSBENCH_LLM)."""
 
-import os
-
 import dagster as dg
 
 from resources.llm.client import ModelClient
@@ -10,6 +8,7 @@ from resources.llm.pricing import price_of, require_prices
 from resources.llm.replay import Recorder
 from resources.llm.scripted import ScriptedModel
 from resources.settings import SettingsResource
+from resources.settings.environment import environment
 from resources.store.store import Store
 
 DEFAULT_SPEC = "local"
@@ -23,7 +22,7 @@ class LLMResource(dg.ConfigurableResource):
     settings: SettingsResource
 
     def chosen_spec(self) -> str:
-        return os.environ.get("OPSBENCH_LLM") or DEFAULT_SPEC
+        return environment().llm or DEFAULT_SPEC
 
     def scripted_model(self) -> ScriptedModel | None:
         """Tests override this to script particular answers; None = the default script."""
@@ -52,7 +51,7 @@ class LLMResource(dg.ConfigurableResource):
         cheaper = None
         if cheaper_model:
             cheaper = (cheaper_model, price_of(endpoint.spec, cheaper_model, prices))
-        record = os.environ.get("OPSBENCH_RECORD")
+        record = environment().record
         return ModelClient(
             endpoint=endpoint,
             store=store,

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from resources.settings.environment import environment
+
 MINILM = "all-MiniLM-L6-v2"
 MINILM_DIM = 384
 # The package ships the upstream weights; this is their published sha256. The package's own
@@ -182,7 +184,7 @@ def _index(datum: Any) -> int:
 
 
 def chosen_spec(configured: str | None = None) -> str:
-    return os.environ.get("OPSBENCH_EMBEDDER") or configured or "local"
+    return environment().embedder or configured or "local"
 
 
 def resolve(spec: str, *, home: Path, model: str | None = None) -> Embedder:
@@ -202,13 +204,13 @@ def resolve(spec: str, *, home: Path, model: str | None = None) -> Embedder:
                 return EndpointEmbedder(url, MINILM, api_key=key, dim_hint=MINILM_DIM)
         return MiniLMEmbedder()
     if spec.startswith(("http://", "https://")):
-        chosen = model or os.environ.get("OPSBENCH_EMBEDDING_MODEL")
+        chosen = model or environment().embedding_model
         if not chosen:
             raise EmbeddingError(
                 "an embeddings endpoint needs a model: set memory.embedding_model in the config "
                 "or OPSBENCH_EMBEDDING_MODEL"
             )
-        key = os.environ.get("OPSBENCH_API_KEY") or os.environ.get("OPENAI_API_KEY") or "none"
+        key = environment().api_key_value()
         return EndpointEmbedder(spec, chosen, api_key=key)
     raise EmbeddingError(f"unknown embedder {spec!r}: use local, hashing or a base URL")
 

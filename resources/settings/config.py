@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from resources.connectors.imap_config import ImapAccount
+from resources.settings.environment import environment
 
 SAMPLE_CONFIG = Path(__file__).with_name("sample_config.yaml")
 CATEGORIES = ("billing", "support", "sales", "spam", "other")
@@ -117,7 +118,7 @@ class Smtp(_Strict):
     starttls: bool = False
     ssl: bool = False
     username: str | None = None
-    password_env: str = "OPSBENCH_SMTP_PASSWORD"
+    password_env: str = "OPSBENCH_SMTP_PASSWORD"  # noqa: S105
     """The password is read from this environment variable at send time, never stored."""
     timeout_s: float = Field(default=30.0, gt=0)
     rate_per_minute: int | None = Field(default=30, gt=0)
@@ -126,8 +127,9 @@ class Smtp(_Strict):
 class Webhook(_Strict):
     """Pushes outcomes to another system."""
 
-    url: str | None = None
-    secret_env: str = "OPSBENCH_WEBHOOK_SECRET"
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    """http(s) only: the connector opens it with urllib, which would also read file: URLs."""
+    secret_env: str = "OPSBENCH_WEBHOOK_SECRET"  # noqa: S105
     timeout_s: float = Field(default=10.0, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
     backoff_s: float = Field(default=0.5, ge=0)
@@ -237,7 +239,7 @@ class Config(_Strict):
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """--config, then OPSBENCH_CONFIG, then the bundled sample."""
-    chosen = explicit or os.environ.get("OPSBENCH_CONFIG")
+    chosen = explicit or environment().config
     return Path(chosen) if chosen else SAMPLE_CONFIG
 
 

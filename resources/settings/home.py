@@ -5,19 +5,21 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from resources.settings.environment import environment
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER_YAML = REPO_ROOT / "dagster.yaml"
 
 
 def home_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """--home, then OPSBENCH_HOME, then ./.opsbench."""
-    chosen = explicit or os.environ.get("OPSBENCH_HOME") or ".opsbench"
+    chosen = explicit or environment().home or ".opsbench"
     return Path(chosen).expanduser().resolve()
 
 
 def cache_path() -> Path:
     """Model weights and other caches live outside homes, shared between them."""
-    return Path(os.environ.get("OPSBENCH_CACHE") or "~/.cache/opsbench").expanduser()
+    return environment().cache_dir
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from resources.settings.config import ConfigError
+from resources.settings.environment import environment
 
 SAMPLE_POLICY = Path(__file__).with_name("sample_policy.yaml")
 Verdict = Literal["auto", "needs_approval", "forbidden"]
@@ -76,7 +77,7 @@ class Policy(_Strict):
 
 
 def policy_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    chosen = explicit or os.environ.get("OPSBENCH_POLICY")
+    chosen = explicit or environment().policy
     return Path(chosen) if chosen else SAMPLE_POLICY
 
 

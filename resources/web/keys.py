@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-UI_TOKEN = "ui.token"
+UI_TOKEN = "ui.token"  # noqa: S105 (the name of an environment variable or file, not a secret)
 SERVER_KEY = "servers.key"
 
 

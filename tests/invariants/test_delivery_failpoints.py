@@ -35,9 +35,8 @@ if go:
 with dg.DagsterInstance.ephemeral() as instance:
     start = time.time()
     result = dg.materialize([delivery], resources=resource_defs(), instance=instance)
-    (mat,) = result.asset_materializations_for_node("delivery")
-    skipped = mat.metadata.get("skipped")
-    print(json.dumps({"start": start, "end": time.time(), "drained": skipped is None}))
+    drained = bool(result.asset_materializations_for_node("delivery"))  # none: lock held
+    print(json.dumps({"start": start, "end": time.time(), "drained": drained}))
 """
 MAY_HAVE_ARRIVED = "may have arrived"
 

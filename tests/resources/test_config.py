@@ -39,3 +39,16 @@ def test_errors_name_what_is_wrong(tmp_path, change, message) -> None:
 def test_missing_file_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_a_webhook_url_must_be_http(tmp_path) -> None:
+    import pytest
+    import yaml
+
+    from resources.settings.config import SAMPLE_CONFIG, ConfigError, load_config
+
+    config = yaml.safe_load(SAMPLE_CONFIG.read_text())
+    config["connectors"]["webhook"]["url"] = "file:///etc/passwd"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError, match=r"connectors\.webhook\.url"):
+        load_config(tmp_path / "c.yaml")

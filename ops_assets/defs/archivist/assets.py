@@ -3,6 +3,7 @@ call per contact (and chunk), and turns what they state into facts — deduplica
 contradictions held for the owner, each fact linked to the rows it came from."""
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -39,6 +40,8 @@ INFORMATIVE = ("item", "correction")
     kinds={"lancedb", "openai"},
     deps=["episodic_memory"],
     code_version=prompt.VERSION,
+    # A run that finds the memory lock held records no materialization, only its checks.
+    output_required=False,
     check_specs=[
         dg.AssetCheckSpec(
             SUITE_CHECK,
@@ -65,7 +68,7 @@ def memory_facts(
     store: StoreResource,
     llm: LLMResource,
     memory: MemoryResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Consolidated facts per contact and company, from new episodic rows (the archivist)."""
     st, config, run_id = store.get(), settings.config(), context.run.run_id
     require_scope(st, "archivist", "memory:write", settings.policy().scopes)
@@ -79,7 +82,9 @@ def memory_facts(
         context.log.info("another run (or an erase) is writing memory; this one leaves it")
         idle = SuiteOutcome(expectations.SUITE, 0)
         skipped = {"skipped": "memory lock held"}
-        return _result(mem, config, [], [], Consolidation(), idle, Counter(), client, skipped)
+        held = _result(mem, config, [], [], Consolidation(), idle, Counter(), client, skipped)
+        yield from held.check_results or []
+        return
     try:
         chunks = _chunks(mem, st, config.memory.archivist_max_rows)
         requests = [
@@ -129,7 +134,7 @@ def memory_facts(
         maintenance = mem.maintain(keep_days=config.memory.keep_versions_days)
     finally:
         st.release_lock(WRITE_LOCK, run_id)
-    return _result(mem, config, results, chunks, outcome, suite, failures, client, maintenance)
+    yield _result(mem, config, results, chunks, outcome, suite, failures, client, maintenance)
 
 
 def _chunks(mem: Memory, st: Store, size: int) -> list[tuple[str, list[dict[str, Any]]]]:

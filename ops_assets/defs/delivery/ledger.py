@@ -19,6 +19,7 @@ import signal
 from collections.abc import Callable
 
 from resources.connectors.base import Connector, ConnectorError
+from resources.settings.environment import environment
 from resources.store import Store
 from resources.store.store import ContactErased
 
@@ -53,7 +54,7 @@ def delivery_id(item_id: str, destination: str, purpose: str) -> str:
 
 def failpoint(name: str) -> None:
     """Crash tests kill the process here (OPSBENCH_FAILPOINT=name) as a power cut would."""
-    if os.environ.get("OPSBENCH_FAILPOINT") == name:
+    if environment().failpoint == name:
         os.kill(os.getpid(), signal.SIGKILL)
 
 

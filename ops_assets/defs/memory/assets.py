@@ -1,6 +1,8 @@
 """The episodic_memory asset: every resting item's message, decision, outcome and the owner's
 corrections as embedded, searchable rows with provenance."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from ops_assets.agents.agent_run import holder_is_gone
@@ -12,13 +14,14 @@ from resources.store import RESTING
 from resources.store.resource import StoreResource
 
 
-@dg.asset(group_name="outcomes", kinds={"lancedb"}, deps=["delivery"])
+# A run that finds the memory lock held did nothing: it records no materialization.
+@dg.asset(group_name="outcomes", kinds={"lancedb"}, deps=["delivery"], output_required=False)
 def episodic_memory(
     context: dg.AssetExecutionContext,
     settings: SettingsResource,
     store: StoreResource,
     memory: MemoryResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     """Every item's story as searchable episodes (item, run, asset, prompt, model, time)."""
     st, run_id = store.get(), context.run.run_id
     require_scope(st, "memory", "memory:write", settings.policy().scopes)
@@ -27,7 +30,7 @@ def episodic_memory(
     # Skipped rows stay unremembered: the outcomes sensor asks again in its next window.
     if not st.acquire_lock(WRITE_LOCK, run_id, holder_is_gone(context)):
         context.log.info("another run (or an erase) is writing memory; this one leaves it")
-        return dg.MaterializeResult(metadata={"rows": 0, "skipped": "memory lock held"})
+        return
     try:
         pending = st.unremembered()
         if mem.legacy(EPISODIC):
@@ -44,7 +47,7 @@ def episodic_memory(
     kinds: dict[str, int] = {}
     for row in rows:
         kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "rows": written,
             "rows_by_kind": dg.MetadataValue.json(kinds),

@@ -147,7 +147,8 @@ def review(
             st.transition(case.item["id"], "reviewed", actor="review", expect=("drafted",))
             passed.append((case.item, {**_sendable(case), "invite": case.invite}))
         else:
-            assert case.outcome is not None
+            if not (case.outcome is not None):  # an invariant, kept under python -O
+                raise RuntimeError("invariant broken: case.outcome is not None")
             failures[case.outcome] += 1
             reasons = ", ".join((case.review or {}).get("reasons") or []) or case.outcome
             st.transition(
@@ -230,7 +231,8 @@ def _review_round(
             case.outcome = result.error_code
             _log(st, case, failure_log.SCHEMA_ERROR, result.error_code, request, context, "review")
             continue
-        assert isinstance(result.output, Review)
+        if not (isinstance(result.output, Review)):  # an invariant, kept under python -O
+            raise RuntimeError("invariant broken: isinstance(result.output, Review)")
         case.review = result.output.model_dump()
         answered.append((case, request))
     suite = validate(
@@ -309,7 +311,8 @@ def _repair_round(
                 "reply_draft",
             )
             continue
-        assert isinstance(result.output, ReplyDraft)
+        if not (isinstance(result.output, ReplyDraft)):  # an invariant, kept under python -O
+            raise RuntimeError("invariant broken: isinstance(result.output, ReplyDraft)")
         case.body = strip_sign_off(result.output.body, config.identity)
         repaired.append((case, request))
     suite = validate(

@@ -132,7 +132,8 @@ def triage(
                     on_budget=on_budget,
                 )
         elif received:
-            assert output is not None
+            if not (output is not None):  # an invariant, kept under python -O
+                raise RuntimeError("invariant broken: output is not None")
             _route(st, item["id"], output, config.route_for(output["category"]))
 
     # A broken prompt or model: nothing of this batch goes on to the drafter.
