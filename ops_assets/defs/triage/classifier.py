@@ -145,7 +145,7 @@ def default_path(home_root: Path) -> Path:
 def load(path: Path) -> TriageClassifier:
     """A classifier this home saved. Pickle runs code on load: only the home's own file,
     written by `save`, is ever read here."""
-    loaded = pickle.loads(path.read_bytes())
+    loaded = pickle.loads(path.read_bytes())  # noqa: S301 (only the home's own file)
     if not isinstance(loaded, TriageClassifier):
         raise ValueError(f"{path} does not hold a triage classifier")
     return loaded
