@@ -81,6 +81,8 @@ def wait_http(
             with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
                 if response.status == 200:
                     return True
+        except urllib.error.HTTPError as answer:  # not ready yet: close its socket
+            answer.close()
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.5)

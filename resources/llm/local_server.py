@@ -55,6 +55,9 @@ def healthy(url: str, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(f"{base}/health", timeout=timeout) as response:  # noqa: S310
             return bool(response.status == 200)
+    except urllib.error.HTTPError as answer:  # a 503 while it loads: close its socket
+        answer.close()
+        return False
     except (urllib.error.URLError, OSError, ValueError):
         return False
 
