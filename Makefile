@@ -36,6 +36,7 @@ test: $(STAMP) ## the whole suite, slow end-to-end tests included (what CI runs)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP) ## the suite without the slow end-to-end tests
+	scripts/setup-system.sh
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP) ## ruff lint + format check
