@@ -111,6 +111,7 @@ def test_a_stale_server_left_by_a_crash_is_replaced_and_a_live_one_reused(tmp_pa
         )
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=30)
+        refused.value.close()  # the error is the response: release its socket
         assert refused.value.code == 401
         assert (home.root / "llm.url").read_text() == server.url
         again = ensure_server(home, prepare(), log=lambda _m: None)
