@@ -6,7 +6,7 @@ Read at run time (never at import time): the CLI, sensors and run workers all ca
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -243,16 +243,23 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(chosen) if chosen else SAMPLE_CONFIG
 
 
+def read_mapping(path: Path, kind: str) -> tuple[str, dict[str, Any]]:
+    """A YAML file's text and its top-level mapping; a ConfigError naming `kind` otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = yaml.safe_load(text)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{kind} file not found: {path}") from exc
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read {kind} file {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{kind} file {path} must hold a mapping at the top level")
+    return text, raw
+
+
 def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
     path = config_path(explicit)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file not found: {path}") from exc
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    _, raw = read_mapping(path, "config")
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:

@@ -7,10 +7,9 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from resources.settings.config import ConfigError
+from resources.settings.config import ConfigError, read_mapping
 from resources.settings.environment import environment
 
 SAMPLE_POLICY = Path(__file__).with_name("sample_policy.yaml")
@@ -83,15 +82,7 @@ def policy_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 @cache
 def _load(path: Path, mtime_ns: int) -> Policy:
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = yaml.safe_load(text)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"policy file not found: {path}") from exc
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read policy file {path}: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"policy file {path} must hold a mapping at the top level")
+    text, raw = read_mapping(path, "policy")
     version = "policy-" + hashlib.sha256(text.encode()).hexdigest()[:12]
     try:
         return Policy.model_validate({**raw, "version": version})
