@@ -1,11 +1,13 @@
-"""The owner's one web server: Dagster's UI behind the guard (resources/web/guard.py), on
-127.0.0.1. `opsbench run` starts it as `python -m opsbench.ui_server --port P` in place of
+"""The owner's one web server, on 127.0.0.1, behind the guard (resources/web/guard.py): the
+desk (opsbench/desk/), the HTTP intake (`POST /intake`, opsbench/intake_http.py) and Dagster's UI
+for everything else. `opsbench run` starts it as `python -m opsbench.ui_server --port P` in place of
 `dagster-webserver`, which checks no Host, no Origin and no token (see the stack notes)."""
 
 import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from resources.settings.home import REPO_ROOT, Home, home_path
 from resources.web import GuardedApp, Refusal, home_key
@@ -37,6 +39,17 @@ def _audit_refusal(home: Home):  # type: ignore[no-untyped-def]
     return on_refusal
 
 
+def composed_app(home: Home, dagster_app: Any) -> Any:
+    """The desk's and the intake's routes first; every other path is Dagster's UI."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from opsbench.desk import desk_routes
+    from opsbench.intake_http import intake_routes
+
+    return Starlette(routes=[*desk_routes(home), *intake_routes(home), Mount("/", app=dagster_app)])
+
+
 def serve(home: Home, port: int, workspace: Path = WORKSPACE) -> None:
     import dagster as dg
     import uvicorn
@@ -58,8 +71,15 @@ def serve(home: Home, port: int, workspace: Path = WORKSPACE) -> None:
             workspace_load_target=WorkspaceFileTarget(paths=[str(workspace)]),
         ) as context,
     ):
-        app = create_app_from_workspace_process_context(context, "")
-        guarded = GuardedApp(app, port=port, token=token, on_refusal=_audit_refusal(home))
+        app = composed_app(home, create_app_from_workspace_process_context(context, ""))
+        guarded = GuardedApp(
+            app,
+            port=port,
+            token=token,
+            # The intake checks its own per-source bearer tokens (opsbench/intake_http.py).
+            public_paths=frozenset({"/intake"}),
+            on_refusal=_audit_refusal(home),
+        )
         print(f"serving the guarded Dagster UI on 127.0.0.1:{port}", file=sys.stderr, flush=True)
         uvicorn.run(guarded, host="127.0.0.1", port=port, log_level="warning")
 
