@@ -6,6 +6,7 @@ owner's application."""
 from sensors.alerts import check_failure_alerts, run_failure_alerts
 from sensors.approvals import approvals_sensor
 from sensors.inbox import inbox_sensor
+from sensors.notifications import notifications_sensor
 from sensors.outcomes import outcomes_sensor
 
 ALL_SENSORS = [
@@ -14,4 +15,5 @@ ALL_SENSORS = [
     approvals_sensor,
     run_failure_alerts,
     check_failure_alerts,
+    notifications_sensor,
 ]

@@ -209,6 +209,26 @@ class Deferral(_Strict):
     """The longest wait between two tries of an unavailable model."""
 
 
+class Notifications(_Strict):
+    """A digest to the owner when items start waiting (observability/notifications.py)."""
+
+    enabled: bool = True
+    digest_minutes: float = Field(default=15.0, gt=0)
+    """At most one digest per this many minutes; what happens meanwhile waits for the next."""
+    email_to: str | None = None
+    """Where the digest goes; None = the first of identity.owner_addresses. By SMTP when
+    connectors.smtp is enabled, else written to <home>/notifications/ as .eml files."""
+    console_url: str = Field(default="http://127.0.0.1:3000/desk", pattern=r"^https?://")
+    """The desk's address the digest links to (the port `opsbench run --port` serves)."""
+    max_subjects: int = Field(default=20, ge=0, le=200)
+    """Subjects listed per group in the mail (the counts are always whole)."""
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://")
+    """Also POST the digest here as JSON (ids, counts, reason codes, a `text` line: ntfy- and
+    Slack-style incoming hooks take it as it is)."""
+    webhook_secret_env: str = "OPSBENCH_NOTIFY_WEBHOOK_SECRET"  # noqa: S105
+    """Sent as `Authorization: Bearer ...` when this environment variable is set."""
+
+
 Category = Literal["billing", "support", "sales", "spam", "other"]
 Route = Literal["reply_draft", "human", "no_action"]
 
@@ -226,6 +246,7 @@ class Config(_Strict):
     availability: Availability = Availability()
     memory: MemorySettings = MemorySettings()
     deferral: Deferral = Deferral()
+    notifications: Notifications = Notifications()
     policy_file: str | None = None
     """The governance policy (rules, budgets, scopes); None = OPSBENCH_POLICY or the sample."""
 
