@@ -1,8 +1,10 @@
 """JSON work items to ``ParsedMessage``.
 
-The contract is ``from`` (an address), ``body`` and optionally ``subject``, ``to``,
-``message_id`` and ``received_at``. Tools that write such files use other names too, so common
-aliases map to the contract; any other field is kept as extra data, never thrown away.
+The contract (`JsonWorkItem`, a pydantic model) is ``from`` (an address), ``body`` and
+optionally ``subject``, ``to``, ``message_id`` and ``received_at``. Tools that write such
+files use other names too, so common aliases map to the contract; any other field is kept as
+extra data, never thrown away. A file that breaks the contract is refused with the model's
+first error, as one line that names the field and never quotes its value.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from email.utils import parseaddr
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from sensors.mail.charset import decode_body
 from sensors.mail.eml import msg_id
@@ -28,11 +32,50 @@ ALIASES = {"from": ("sender", "email"), "body": ("message", "text")}
 CONTRACT = ("from", "subject", "body", "to", "message_id", "received_at")
 
 
+def _listed(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+class JsonWorkItem(BaseModel):
+    """One work item as JSON (aliases already resolved); other fields are kept as extra."""
+
+    model_config = ConfigDict(strict=True, extra="allow", populate_by_name=True, frozen=True)
+
+    sender: str | None = Field(default=None, alias="from")
+    """The address (with a display name, if any) a reply goes to."""
+    body: str | None
+    """The message text."""
+    subject: str | None = None
+    to: Annotated[list[str] | None, BeforeValidator(_listed)] = None
+    """The address or addresses (a string or a list of strings) the message was sent to."""
+    message_id: str | None = None
+    received_at: str | None = None
+    """ISO 8601; unparseable is treated as unknown, like a bad Date header."""
+
+
+def first_error(exc: ValidationError) -> str:
+    """The first problem as one line: where, and what (pydantic's message never the value)."""
+    error = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in error["loc"]) or "(top)"
+    if error["type"] == "missing" and where in ALIASES:
+        aliases = ", ".join(repr(a) for a in ALIASES[where])
+        return f"required field {where!r} is missing (or {aliases})"
+    return f"field {where!r}: {' '.join(error['msg'].split())}"
+
+
+def validate_item(fields: dict[str, Any]) -> JsonWorkItem:
+    """The contract fields, checked; UnusableInput with the first error otherwise."""
+    try:
+        return JsonWorkItem.model_validate(fields)
+    except ValidationError as exc:
+        raise _invalid(first_error(exc)) from None
+
+
 def _invalid(reason: str) -> UnusableInput:
     return UnusableInput("invalid_json_item", reason)
 
 
-def _load_json_object(data: bytes) -> tuple[dict[str, Any], str | None]:
+def load_json_object(data: bytes) -> tuple[dict[str, Any], str | None]:
     """The object, and the charset really used when the file was not UTF-8."""
     data = data.removeprefix(b"\xef\xbb\xbf")
     if not data.strip():
@@ -59,7 +102,7 @@ def _json_type(value: object) -> str:
     return names.get(type(value), "a number")
 
 
-def _canonical(item: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def canonical(item: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Contract fields (aliases resolved; the contract's own name wins) and everything else."""
     fields = {key: item[key] for key in CONTRACT if key in item}
     for key, aliases in ALIASES.items():
@@ -74,22 +117,8 @@ def _canonical(item: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return fields, extra
 
 
-def _optional_str(fields: dict[str, Any], key: str) -> str | None:
-    value = fields.get(key)
-    if value is not None and not isinstance(value, str):
-        raise _invalid(f"field {key!r} must be a string, got {_json_type(value)}")
-    return value
-
-
-def _to(fields: dict[str, Any]) -> tuple[str, ...]:
-    value = fields.get("to")
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return address_list([value])
-    if isinstance(value, list) and all(isinstance(entry, str) for entry in value):
-        return address_list(value)
-    raise _invalid("field 'to' must be a string or a list of strings")
+def _to(value: list[str] | None) -> tuple[str, ...]:
+    return address_list(value) if value else ()
 
 
 def _received_at(raw: str | None) -> str | None:
@@ -114,15 +143,16 @@ def _sender(raw: str | None) -> tuple[str | None, str]:
 def parse_json(data: bytes, *, max_text_bytes: int) -> ParsedMessage:
     if len(data) > max_text_bytes:
         raise UnusableInput("oversize", f"file is {len(data)} bytes, limit is {max_text_bytes}")
-    item, fallback = _load_json_object(data)
-    fields, extra = _canonical(item)
-    if "body" not in fields:
-        raise _invalid("required field 'body' is missing (or 'message', 'text')")
-    body = _optional_str(fields, "body") or ""
-    sender, sender_name = _sender(_optional_str(fields, "from"))
-    subject = _optional_str(fields, "subject") or ""
-    message_id = _optional_str(fields, "message_id")
-    received_at = _optional_str(fields, "received_at")
+    item, fallback = load_json_object(data)
+    fields, extra = canonical(item)
+    return parsed_item(validate_item(fields), extra, fallback)
+
+
+def parsed_item(
+    valid: JsonWorkItem, extra: dict[str, Any], fallback: str | None = None
+) -> ParsedMessage:
+    """A checked work item as the message intake registers (`extra`: the fields kept)."""
+    sender, sender_name = _sender(valid.sender)
     # The store keeps extra data as JSON; a value it could not write back is not kept.
     json.dumps(extra)
     notes: dict[str, Any] = {"fields": extra} if extra else {}
@@ -132,14 +162,14 @@ def parse_json(data: bytes, *, max_text_bytes: int) -> ParsedMessage:
         kind="json",
         sender=sender,
         sender_name=sender_name,
-        to=_to(fields),
+        to=_to(valid.to),
         reply_to=None,
-        subject=header_value(subject),
-        body=clean_body(body),
-        message_id=msg_id(message_id),
+        subject=header_value(valid.subject or ""),
+        body=clean_body(valid.body or ""),
+        message_id=msg_id(valid.message_id),
         in_reply_to=None,
         references=(),
-        received_at=_received_at(received_at),
+        received_at=_received_at(valid.received_at),
         headers={},
         has_attachments=False,
         flags=(CHARSET_FALLBACK,) if fallback else (),
