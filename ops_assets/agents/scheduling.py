@@ -75,7 +75,8 @@ def invite_ics(
     summary: str,
     minutes: int,
 ) -> bytes:
-    """One tentative event per proposed slot; the attendee accepts the one that suits."""
+    """One tentative event per proposed slot; the attendee accepts the one that suits. The
+    owner's time zone travels with it as a VTIMEZONE (icalendar's add_missing_timezones)."""
     import icalendar
 
     calendar = icalendar.Calendar()
@@ -93,4 +94,12 @@ def invite_ics(
         event.add("organizer", f"mailto:{organizer}")
         event.add("attendee", f"mailto:{attendee}")
         calendar.add_component(event)
+    if slots:
+        # A TZID without its VTIMEZONE leaves the zone to the reader's guess (Outlook guesses
+        # wrong): the definition goes in, covering the slots and the year after them (the
+        # range follows the slots, so the same invite still has the same bytes).
+        calendar.add_missing_timezones(
+            first_date=min(slots).date() - dt.timedelta(days=31),
+            last_date=max(slots).date() + dt.timedelta(days=366),
+        )
     return calendar.to_ical()

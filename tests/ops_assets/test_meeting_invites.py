@@ -78,3 +78,35 @@ def test_a_meeting_request_gets_proposed_slots_held_for_approval_then_sent(bench
     starts = sorted(e.decoded("dtstart").isoformat() for e in calendar.walk("VEVENT"))
     assert starts == sorted(held[0]["invite_slots"])
     assert all(str(e["status"]) == "TENTATIVE" for e in calendar.walk("VEVENT"))
+
+
+def test_an_invite_carries_the_owners_time_zone_as_a_vtimezone() -> None:
+    from ops_assets.agents.scheduling import invite_ics
+
+    owner = Availability(timezone="Europe/Lisbon", lead_hours=0)
+    slots = propose_slots(owner, dt.datetime(2026, 3, 27, 8, tzinfo=dt.UTC))
+    ics = invite_ics(
+        slots,
+        uid="item-1",
+        organizer="a@x.example",
+        attendee="b@y.example",
+        summary="Call",
+        minutes=30,
+    )
+    calendar = icalendar.Calendar.from_ical(ics)
+    (zone,) = calendar.walk("VTIMEZONE")
+    assert str(zone["TZID"]) == "Europe/Lisbon" and not calendar.get_missing_tzids()
+    # The summer-time change two days later is in it: the slots read right on either side.
+    assert {str(o["TZOFFSETTO"].to_ical()) for o in zone.subcomponents} >= {"+0000", "+0100"}
+    assert calendar.walk("VTIMEZONE") and ics.index(b"BEGIN:VTIMEZONE") < ics.index(b"BEGIN:VEVENT")
+    assert (
+        invite_ics(
+            slots,
+            uid="item-1",
+            organizer="a@x.example",
+            attendee="b@y.example",
+            summary="Call",
+            minutes=30,
+        )
+        == ics
+    )  # the same invite, the same bytes
