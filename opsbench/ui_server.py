@@ -1,7 +1,8 @@
 """The owner's one web server, on 127.0.0.1, behind the guard (resources/web/guard.py): the
 desk (opsbench/desk/), the HTTP intake (`POST /intake`, opsbench/intake_http.py) and Dagster's UI
-for everything else. `opsbench run` starts it as `python -m opsbench.ui_server --port P` in place of
-`dagster-webserver`, which checks no Host, no Origin and no token (see the stack notes)."""
+for everything else; the login link lands on the desk. `opsbench run` starts it as
+`python -m opsbench.ui_server --port P` in place of `dagster-webserver`, which checks no Host,
+no Origin and no token (see the stack notes)."""
 
 import argparse
 import logging
@@ -14,6 +15,7 @@ from resources.web import GuardedApp, Refusal, home_key
 from resources.web.keys import UI_TOKEN, ui_auth_headers
 
 WORKSPACE = REPO_ROOT / "workspace.yaml"
+DESK_PATH = "/desk"
 log = logging.getLogger("opsbench.ui")
 
 
@@ -50,6 +52,20 @@ def composed_app(home: Home, dagster_app: Any) -> Any:
     return Starlette(routes=[*desk_routes(home), *intake_routes(home), Mount("/", app=dagster_app)])
 
 
+def guarded_app(home: Home, port: int, app: Any) -> GuardedApp:
+    """The composed app behind the guard, as `serve` runs it (tests serve it with a stand-in
+    for Dagster's UI)."""
+    return GuardedApp(
+        app,
+        port=port,
+        token=home_key(home.root, UI_TOKEN),
+        # The intake checks its own per-source bearer tokens (opsbench/intake_http.py).
+        public_paths=frozenset({"/intake"}),
+        on_refusal=_audit_refusal(home),
+        landing=DESK_PATH,  # the login link opens the desk; Dagster's UI is one click away
+    )
+
+
 def serve(home: Home, port: int, workspace: Path = WORKSPACE) -> None:
     import dagster as dg
     import uvicorn
@@ -61,7 +77,6 @@ def serve(home: Home, port: int, workspace: Path = WORKSPACE) -> None:
     from dagster_webserver.app import create_app_from_workspace_process_context
     from dagster_webserver.version import __version__
 
-    token = home_key(home.root, UI_TOKEN)
     with (
         dg.DagsterInstance.get() as instance,
         WorkspaceProcessContext(
@@ -72,14 +87,7 @@ def serve(home: Home, port: int, workspace: Path = WORKSPACE) -> None:
         ) as context,
     ):
         app = composed_app(home, create_app_from_workspace_process_context(context, ""))
-        guarded = GuardedApp(
-            app,
-            port=port,
-            token=token,
-            # The intake checks its own per-source bearer tokens (opsbench/intake_http.py).
-            public_paths=frozenset({"/intake"}),
-            on_refusal=_audit_refusal(home),
-        )
+        guarded = guarded_app(home, port, app)
         print(f"serving the guarded Dagster UI on 127.0.0.1:{port}", file=sys.stderr, flush=True)
         uvicorn.run(guarded, host="127.0.0.1", port=port, log_level="warning")
 

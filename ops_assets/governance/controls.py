@@ -68,15 +68,25 @@ def awaiting(store: Store) -> list[dict[str, Any]]:
 
 
 def approve(
-    store: Store, config: Config, item_id: str, *, edit: Path | None = None, actor: str = "operator"
+    store: Store,
+    config: Config,
+    item_id: str,
+    *,
+    edit: Path | None = None,
+    text: str | None = None,
+    actor: str = "operator",
 ) -> dict[str, Any]:
+    """Approve the draft as it is, or as edited: the reply in the file `edit` or in `text`
+    (the desk's form)."""
     _awaiting_item(store, item_id)
     draft = final_draft(store, item_id)
     if draft is None or draft["output"] is None:
         raise ControlError(f"{item_id} has no draft to approve")
     changed = None
-    if edit is not None:
-        body = edit.read_text(encoding="utf-8").strip()
+    if text is None and edit is not None:
+        text = edit.read_text(encoding="utf-8")
+    if text is not None:
+        body = text.replace("\r\n", "\n").strip()
         problems = [p for p in draft_problems(body, config.quality) if p != "commitment"]
         if find_secrets(body) or "empty" in problems:
             raise ControlError(f"the edited reply cannot be sent: {', '.join(problems)}")

@@ -131,7 +131,7 @@ def launch_names_resources(body: bytes) -> bool:
 class GuardedApp:
     """ASGI middleware: the checks of `refusal_for` before the wrapped app sees anything, and
     `GET /login?token=…` to set the HttpOnly, SameSite=Strict cookie that a browser then
-    carries (the link `opsbench run` prints)."""
+    carries (the link `opsbench run` prints), then land on `landing` (a path of this server)."""
 
     def __init__(
         self,
@@ -142,8 +142,11 @@ class GuardedApp:
         graphql_path: str = "/graphql",
         public_paths: frozenset[str] = frozenset(),
         on_refusal: Callable[[Refusal, str], None] = lambda refusal, path: None,
+        landing: str = "/",
     ) -> None:
-        self.app, self.port, self.token = app, port, token
+        if not landing.startswith("/") or landing.startswith("//"):
+            raise ValueError("landing must be a path of this server")
+        self.app, self.port, self.token, self.landing = app, port, token, landing
         self.graphql_path, self.public_paths = graphql_path, public_paths
         self.on_refusal = on_refusal
 
@@ -193,7 +196,10 @@ class GuardedApp:
             {
                 "type": "http.response.start",
                 "status": 303,
-                "headers": [(b"location", b"/"), (b"set-cookie", cookie.encode())],
+                "headers": [
+                    (b"location", self.landing.encode()),
+                    (b"set-cookie", cookie.encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": b""})

@@ -160,3 +160,17 @@ def test_home_keys_are_made_once_and_kept_private(tmp_path) -> None:
     path = tmp_path / "secrets" / UI_TOKEN
     assert path.stat().st_mode & 0o077 == 0
     assert (tmp_path / "secrets").stat().st_mode & 0o077 == 0
+
+
+def test_the_login_lands_where_the_server_says_and_only_on_its_own_paths() -> None:
+    async def inner(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        raise AssertionError("the login never reaches the app")
+
+    app = GuardedApp(inner, port=PORT, token=TOKEN, landing="/desk")
+    login = _call(app, "GET", f"/login?token={TOKEN}", {"host": OWN["host"]})[0]
+    assert login["status"] == 303 and dict(login["headers"])[b"location"] == b"/desk"
+    wrong = _call(app, "GET", "/login?token=nope", {"host": OWN["host"]})[0]
+    assert wrong["status"] == 401 and b"set-cookie" not in dict(wrong["headers"])
+    for elsewhere in ("https://evil.example/", "//evil.example/", "desk"):
+        with pytest.raises(ValueError):
+            GuardedApp(inner, port=PORT, token=TOKEN, landing=elsewhere)

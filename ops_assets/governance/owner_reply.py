@@ -1,0 +1,131 @@
+"""The owner's own reply to an item that waits for them: their text, not the model's, goes
+through the same checks, gate, ledger and delivery as an approved draft.
+
+It is saved as the reply the delivery step sends (a `review` row for a `reply_draft` row, as
+the reviewer leaves them) with the owner's provenance (`model` and `prompt_version` are
+`owner`, no run, no cost), joins the failures dataset as a human correction (the best label
+the drafter can get) and so episodic memory, and moves the item to `approved`. The recipient
+and subject are decided by code, as for any reply."""
+
+import hashlib
+from typing import Any
+
+from ops_assets.agents.agent_run import final_draft
+from ops_assets.defs.reply_draft.compose import reply_recipient, reply_subject
+from ops_assets.defs.reply_draft.validation import draft_problems
+from ops_assets.governance.controls import DELIVERY_HOLDS, ControlError, _record_correction
+from ops_assets.governance.facts import facts_for
+from ops_assets.governance.gate import SEND_REPLY
+from ops_assets.governance.policy import decide
+from ops_assets.governance.secrets import find_secrets
+from ops_assets.quality.failures import HUMAN_CORRECTION
+from resources.llm.hashing import canonical_json, text_hash
+from resources.settings.config import Config
+from resources.settings.policy import load_policy
+from resources.store import Store
+
+OWNER = "owner"  # the provenance of the owner's own words: model and prompt version
+OWNER_REPLY = "owner_reply"
+REPLYABLE = ("awaiting_human", "awaiting_approval")
+# Held sends are settled by "it arrived" / "send again" (the same delivery, the same key): a
+# second reply beside one that may have arrived would be a second message.
+NOT_REPLYABLE = (*DELIVERY_HOLDS, "contact_erased")
+MAX_REPLY_CHARS = 20_000
+
+
+def write_reply(
+    store: Store, config: Config, item_id: str, text: str, *, actor: str = OWNER
+) -> dict[str, Any]:
+    """Send the owner's `text` as the reply to `item_id` (awaiting the owner)."""
+    item = store.get_item(item_id)
+    if item is None:
+        raise ControlError(f"no item {item_id}")
+    if item["state"] not in REPLYABLE or item["reason_code"] in NOT_REPLYABLE:
+        raise ControlError(f"{item_id} is {item['state']} ({item['reason_code']}): not answerable")
+    if not item["sender"]:
+        raise ControlError(f"{item_id} has no From address anyone could be answered at")
+    body = text.replace("\r\n", "\n").strip()
+    if len(body) > MAX_REPLY_CHARS:
+        raise ControlError(f"the reply is longer than {MAX_REPLY_CHARS} characters")
+    problems = [p for p in draft_problems(body, config.quality) if p != "commitment"]
+    if find_secrets(body) or "empty" in problems:
+        raise ControlError(f"the reply cannot be sent: {', '.join(problems) or 'a secret'}")
+
+    previous = final_draft(store, item_id)
+    earlier = (previous or {}).get("output") or {}
+    to = earlier.get("to") or reply_recipient(item)
+    policy = load_policy(config.policy_file)
+    facts = facts_for(store, policy, item, to, body)
+    decision = decide(policy, SEND_REPLY, facts)
+    if decision.verdict == "forbidden":
+        raise ControlError(f"policy rule {decision.rule} forbids this reply")
+
+    # The correction is charged to the prompt whose draft the owner replaced (if any).
+    if previous is not None and previous["output"] is not None:
+        _record_correction(store, previous, OWNER_REPLY, after=body)
+    else:
+        store.record_failure(
+            item_id=item_id,
+            agent="reply_draft",
+            kind=HUMAN_CORRECTION,
+            reason=OWNER_REPLY,
+            prompt_version=OWNER,
+            model=OWNER,
+            run_id=None,
+            input={"draft": None},
+            output={"corrected": body, "note": None},
+        )
+    draft = {"body": body, "to": to, "subject": reply_subject(item["subject"])}
+    draft_hash = text_hash(canonical_json(draft))
+    review: dict[str, Any] = {
+        **draft,
+        "verdict": "pass",
+        "reasons": [],
+        "feedback": "",
+        "invite": None,
+    }
+    review |= {"revisions": 0, "draft_hash": draft_hash, "written_by": OWNER}
+    for asset, output in (("reply_draft", draft), ("review", review)):
+        store.save_output(_owner_row(item, asset, output))
+
+    sha = hashlib.sha256(body.encode()).hexdigest()
+    detail = {
+        "owner_reply": True,
+        "body_sha256": sha,  # a hash, not text: the audit log is append-only
+        "policy": decision.policy_version,
+        "rule": decision.rule,
+    }
+    if not store.transition(
+        item_id,
+        "approved",
+        actor=actor,
+        reason_code=None,
+        reason=None,
+        expect=REPLYABLE,
+        detail=detail,
+    ):
+        raise ControlError(f"{item_id} changed meanwhile; nothing was sent")
+    store.record_approval(item_id, "approved", actor=actor, policy=OWNER, note=OWNER_REPLY)
+    return {"item": item_id, "state": "approved", "to": to, "body_sha256": sha}
+
+
+def _owner_row(item: dict[str, Any], asset: str, output: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "item_id": item["id"],
+        "asset": asset,
+        "batch": item["batch"],
+        "run_id": None,
+        "prompt_version": OWNER,
+        "model": OWNER,
+        "input_hash": None,
+        "request_hash": None,
+        "output": output,
+        "output_hash": text_hash(canonical_json(output)),
+        "valid": True,
+        "failure": None,
+        "tokens_in": 0,
+        "tokens_out": 0,
+        "cost_usd": 0.0,
+        "cached": False,
+        "memory_ids": [],
+    }
