@@ -256,9 +256,23 @@ def _register(
             reason="the message has no From address anyone could be answered at",
         )
     registered = store.register(item, batch=batch)
+    if parsed.kind == "eml":
+        _link_back(store, home, item_id, data)  # before the move: a crash replays both
     _move(claimed, resting)
     result.registered += registered.created
     result.duplicates += registered.state == "duplicate"
+
+
+def _link_back(store: Store, home: Home, item_id: str, data: bytes) -> None:
+    """A bounce or auto-reply to one of our replies marks that delivery
+    (ops_assets/defs/delivery/bounces.py); a failure there never undoes the registration."""
+    from ops_assets.defs.delivery.bounces import link_incoming
+
+    try:
+        link_incoming(store, home, item_id, data)
+    except Exception as exc:
+        logger.exception("cannot link %s to a delivery", item_id)
+        write_alert(home, "bounce_link_failed", item_id=item_id, reason_code=type(exc).__name__)
 
 
 def _quarantine(

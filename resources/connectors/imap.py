@@ -125,6 +125,30 @@ class ImapSession:
                 fetched.append(FetchedMessage(int(message.uid), message.raw))
         return sorted(fetched, key=lambda m: m.uid)
 
+    def find_message_id(self, folder: str, message_id: str) -> int | None:
+        """The UID of a message in `folder` whose Message-ID contains `message_id`."""
+        from imap_tools import AND, H
+
+        self._box.folder.set(folder)
+        uids = self._box.uids(AND(header=H("Message-ID", message_id)))
+        return int(uids[0]) if uids else None
+
+    def append(self, folder: str, raw: bytes, flags: tuple[str, ...]) -> None:
+        """Add a message to `folder` (never replacing one: the caller checks first)."""
+        result = self._box.append(raw, folder, flag_set=list(flags))
+        if result[0] != "OK":
+            raise ImapUnavailable("append_refused", f"the server refused APPEND ({result[0]})")
+
+    def can_idle(self) -> bool:
+        return "IDLE" in self._box.client.capabilities
+
+    def wait_for_mail(self, folder: str, timeout_s: float) -> bool:
+        """Block in IDLE on `folder` until the server reports a change or `timeout_s` passes;
+        whether something changed. RFC 2177 asks clients to re-issue IDLE within 29 minutes."""
+        self._box.folder.set(folder)
+        responses = self._box.idle.wait(timeout=min(timeout_s, 29 * 60))
+        return bool(responses)
+
     def mark_taken(self, folder: str, uids: list[int], move_to: str | None) -> None:
         """Flag \\Seen, and move when the config asks (a server without MOVE gets COPY, then
         the original is flagged deleted by imap-tools: that is the move, not a deletion)."""

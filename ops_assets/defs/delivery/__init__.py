@@ -2,4 +2,6 @@
 
 from resources.scopes import declare_scopes
 
-SCOPES = declare_scopes("delivery", {"connector:outbox", "connector:smtp", "connector:webhook"})
+SCOPES = declare_scopes(
+    "delivery", {"connector:outbox", "connector:smtp", "connector:webhook", "connector:imap_drafts"}
+)

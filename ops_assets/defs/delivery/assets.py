@@ -11,6 +11,7 @@ import dagster as dg
 
 from ops_assets.agents.agent_run import final_draft, holder_is_gone, reviewed_draft
 from ops_assets.defs.delivery import ledger
+from ops_assets.defs.delivery.mailbox import drafts_channel, file_in_sent
 from ops_assets.defs.reply_draft.compose import compose_reply
 from ops_assets.observability.alerts import write_alert
 from resources.connectors.base import Connector
@@ -18,6 +19,7 @@ from resources.connectors.resource import ConnectorsResource
 from resources.connectors.webhook import json_payload
 from resources.settings import SettingsResource
 from resources.store import Store, now_iso
+from resources.store.mailbox_links import undeliverable
 from resources.store.resource import StoreResource
 
 PURPOSE = "reply"
@@ -52,7 +54,10 @@ def delivery(
     """Replies handed to their connector and confirmed, at most once per item."""
     st = store.get()
     run_id = context.run.run_id
-    channel = connectors.reply_channel(agent="delivery", store=st)
+    # Drafts in the owner's mailbox instead of sending, when the config says so (mailbox.py).
+    channel = drafts_channel(settings, st, agent="delivery") or connectors.reply_channel(
+        agent="delivery", store=st
+    )
     webhook = connectors.webhook(agent="delivery", store=st)
     health = {c.name: c.health() for c in (channel, webhook) if c is not None}
     check = dg.AssetCheckResult(
@@ -74,7 +79,12 @@ def delivery(
         outcome = {"timed_out": hold_stale(st, settings, timeout_s, channel)}
         if health[channel.name][0]:
             rate = connectors.rate_per_minute(channel)
-            outcome |= drain(st, channel, settings.config().identity, rate)
+            sent: dict[str, bytes] = {}
+            outcome |= drain(st, channel, settings.config().identity, rate, sent=sent)
+            if channel.name == "smtp":  # what left by SMTP is filed in the owner's Sent
+                outcome["filed_in_sent"], outcome["sent_copy_waiting"] = file_in_sent(
+                    st, settings, sent
+                )
             for item_id in outcome.get(ledger.FAILED, []):
                 write_alert(
                     settings.home_dir(), "delivery_failed", item_id=item_id, connector=channel.name
@@ -161,17 +171,28 @@ def _in_doubt_rows(st: Store, item_id: str) -> list[dict[str, Any]]:
 
 
 def drain(
-    st: Store, connector: Connector, identity: Any, per_minute: int | None
+    st: Store,
+    connector: Connector,
+    identity: Any,
+    per_minute: int | None,
+    *,
+    sent: dict[str, bytes] | None = None,
 ) -> dict[str, list[str]]:
+    """Deliver every ready item; `sent` collects the bytes of each reply delivered now."""
     outcome: dict[str, list[str]] = {}
     for item in st.ready_to_send():
-        result = _deliver_item(st, connector, item, identity, per_minute)
+        result = _deliver_item(st, connector, item, identity, per_minute, sent)
         outcome.setdefault(result, []).append(item["id"])
     return outcome
 
 
 def _deliver_item(
-    st: Store, connector: Connector, item: dict[str, Any], identity: Any, per_minute: int | None
+    st: Store,
+    connector: Connector,
+    item: dict[str, Any],
+    identity: Any,
+    per_minute: int | None,
+    sent: dict[str, bytes] | None = None,
 ) -> str:
     if st.kill_switch_on():
         # Checked before every send: a kill stops a running drain at its next message.
@@ -200,6 +221,17 @@ def _deliver_item(
             )
             return ledger.HELD
     body = draft["output"]
+    if item["state"] == "approved" and undeliverable(st, body["to"]) is not None:
+        # A reply to this address bounced for good (bounces.py): the owner checks it first.
+        st.transition(
+            item["id"],
+            "awaiting_human",
+            actor="delivery",
+            reason_code="address_undeliverable",
+            reason="an earlier reply to this address bounced: check the address, then retry",
+            expect=("approved",),
+        )
+        return ledger.HELD
     if item["state"] == "approved" and ledger.rate_limited(st, connector, per_minute):
         return ledger.RATE_LIMITED  # untouched: it waits, and launches no new run meanwhile
     if item["state"] == "approved" and not st.transition(
@@ -214,13 +246,26 @@ def _deliver_item(
         destination=body["to"],
         purpose=PURPOSE,
         content_hash=hashlib.sha256(body["body"].encode()).hexdigest(),
-        payload=lambda key: _dated(
-            compose_reply(item, body["body"], identity, delivery_id=key, invite=body.get("invite"))
+        payload=lambda key: _kept(
+            sent,
+            key,
+            _dated(
+                compose_reply(
+                    item, body["body"], identity, delivery_id=key, invite=body.get("invite")
+                )
+            ),
         ),
         per_minute=per_minute,
     )
+    if result != ledger.DELIVERED and sent is not None:
+        sent.pop(key, None)  # built but not taken: nothing to file
+    drafted = ledger.done_state(connector) == "drafted_in_mailbox"
     moves = {
-        ledger.DELIVERED: ("delivered", None, None),
+        ledger.DELIVERED: (
+            ("delivered", "drafted_in_mailbox", "the reply waits in the owner's Drafts folder")
+            if drafted
+            else ("delivered", None, None)
+        ),
         ledger.UNCONFIRMED: ("awaiting_human", "delivery_unconfirmed", MAY_HAVE_ARRIVED),
         ledger.FAILED: ("awaiting_human", "delivery_failed", "the far side refused the message"),
         ledger.ERASED: (
@@ -295,6 +340,12 @@ def push_outcomes(
         elif result == ledger.FAILED and item["id"] not in done:
             refused.append(item["id"])
     return pushed, refused
+
+
+def _kept(sent: dict[str, bytes] | None, key: str, payload: bytes) -> bytes:
+    if sent is not None:
+        sent[key] = payload
+    return payload
 
 
 def _dated(payload: bytes) -> bytes:

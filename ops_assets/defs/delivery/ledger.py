@@ -47,6 +47,15 @@ FAILPOINTS = (
 )
 
 
+# Where a delivery ends when the far side took it: `confirmed`, or `drafted_in_mailbox` for
+# a reply put into the owner's Drafts folder (resources/connectors/imap_mailbox.py).
+DONE_STATES = ("confirmed", "drafted_in_mailbox")
+
+
+def done_state(connector: Connector) -> str:
+    return str(getattr(connector, "delivered_state", "confirmed"))
+
+
 def delivery_id(item_id: str, destination: str, purpose: str) -> str:
     digest = hashlib.sha256(f"{item_id}|{destination}|{purpose}".encode()).hexdigest()
     return f"dlv_{digest[:20]}"
@@ -89,13 +98,14 @@ def deliver(
         }
     )
     failpoint(f"delivery:after_intent:{connector.name}")
-    if row["state"] == "confirmed":
+    final = done_state(connector)
+    if row["state"] in DONE_STATES:
         return DELIVERED, key
     if row["state"] == "failed":
         return FAILED, key
     if row["state"] == "sent":
         # The far side accepted it and we recorded its receipt: only the confirmation is missing.
-        st.delivery_mark(key, "confirmed", expect=("sent",))
+        st.delivery_mark(key, final, expect=("sent",))
         return DELIVERED, key
     if row["attempts"] > 0 and row["state"] != "retry" and row["connector"] != connector.name:
         # Attempted through another connector (sandbox switched, SMTP off): this one cannot
@@ -105,7 +115,7 @@ def deliver(
         # Attempted before, no receipt recorded: ask the far side instead of sending again.
         receipt = connector.lookup(key)
         if receipt is not None:
-            st.delivery_mark(key, "confirmed", receipt=receipt.reference)
+            st.delivery_mark(key, final, receipt=receipt.reference)
             return DELIVERED, key
         if not connector.can_dedupe:
             return _in_doubt(st, key, row["state"])
@@ -135,7 +145,7 @@ def deliver(
     failpoint(f"delivery:after_send:{connector.name}")
     st.delivery_mark(key, "sent", receipt=receipt.reference)
     failpoint(f"delivery:after_receipt:{connector.name}")
-    st.delivery_mark(key, "confirmed", receipt=receipt.reference)
+    st.delivery_mark(key, final, receipt=receipt.reference)
     failpoint(f"delivery:after_confirmed:{connector.name}")
     return DELIVERED, key
 
