@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ops_assets.agents.quoting import reply_text_only
+
 OPEN, CLOSE = "<<<UNTRUSTED_EMAIL", "UNTRUSTED_EMAIL>>>"
 NOTHING_ON_RECORD = "(nothing on record)"
 
@@ -27,8 +29,9 @@ def combined_version(name: str, *versions: str) -> str:
 def untrusted_email(
     item: dict[str, Any], max_body_chars: int = 6000, *, derived: dict[str, str] | None = None
 ) -> str:
-    """The item as data between markers the text itself cannot forge, its body cut to fit a
-    small model's context (the full text stays in the store).
+    """The item as data between markers the text itself cannot forge, its body without the
+    quoted thread and the signature (agents/quoting.py) and cut to fit a small model's context
+    (the full text stays in the store).
 
     `derived` holds what a model wrote about the mail (the triage summary): text the mail can
     steer, so it sits inside the same envelope, one line each, never beside the instructions."""
@@ -45,7 +48,7 @@ def untrusted_email(
             f"Subject: {clean(item.get('subject'))}",
             *notes,
             "",
-            _cut(clean(item.get("body")), max_body_chars),
+            _cut(clean(reply_text_only(str(item.get("body") or ""))), max_body_chars),
             CLOSE,
         ]
     )

@@ -6,6 +6,7 @@ rows instead of adding them."""
 from typing import Any
 
 from ops_assets.agents.agent_run import NOT_FOR_AGENTS, final_draft
+from ops_assets.agents.quoting import reply_text_only
 from ops_assets.governance.addresses import company_of
 from ops_assets.quality.failures import HUMAN_CORRECTION
 from resources.store import Store
@@ -28,7 +29,8 @@ def episodes(st: Store, item: dict[str, Any], memory_run_id: str) -> list[dict[s
     rows = [_outcome(st, item, base)]
     if item["state"] in NOT_FOR_AGENTS:
         return rows  # unusable or repeated input: only where it rests
-    body = (item["body"] or "")[:MAX_TEXT]
+    # What they wrote this time: the thread they quote is remembered where it was written.
+    body = reply_text_only(item["body"] or "")[:MAX_TEXT]
     rows.append(
         {
             **base,
