@@ -50,6 +50,9 @@ def item_story(home: Home, store: Store, item_id: str) -> dict[str, Any] | None:
             }
             for o in outputs
         ],
+        # Which stage of the triage cascade decided, with what confidence (rules, classifier,
+        # model or the owner), as the audit trail recorded it.
+        "triage_decision": _triage_decision(store.audit_for(item_id)),
         "failures": [
             {k: f[k] for k in ("at", "agent", "kind", "reason", "prompt_version", "model")}
             for f in store.failures(item_id=item_id)
@@ -68,6 +71,18 @@ def item_story(home: Home, store: Store, item_id: str) -> dict[str, Any] | None:
             | {o["run_id"] for o in outputs if o["run_id"]},
         ),
     }
+
+
+def _triage_decision(audit: list[dict[str, Any]]) -> dict[str, Any] | None:
+    decided = [
+        e["detail"]
+        for e in audit
+        if e["event"] == "state" and "stage" in (e["detail"] or {})
+        and e["actor"] in ("triage", "triage_rules", "triage_checks")
+    ]  # fmt: skip
+    if not decided:
+        return None
+    return {k: v for k, v in decided[-1].items() if k not in ("from", "to", "reason_code")}
 
 
 def _runs(home: Home, run_ids: set[str]) -> list[dict[str, Any]]:

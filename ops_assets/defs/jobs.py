@@ -1,7 +1,8 @@
 """The jobs select assets by group, so an agent added to a group joins its job without an
 edit here: `agents` run per intake batch, `outcomes` drain what the gate let through
 (delivery, then memory, CRM and costs), `memory` is the archivist's consolidation,
-`follow_ups` registers the day's follow-up batch."""
+`follow_ups` registers the day's follow-up batch, `triage_learning` retrains the triage
+classifier."""
 
 import dagster as dg
 
@@ -37,4 +38,13 @@ register_follow_ups = dg.define_asset_job(
     FOLLOW_UPS_JOB,
     selection=dg.AssetSelection.groups("follow_ups"),
     description="Turn replies that got no answer into a batch of follow-up work items.",
+)
+
+RETRAIN_JOB = "retrain_triage_classifier"
+
+retrain_triage_classifier = dg.define_asset_job(
+    RETRAIN_JOB,
+    selection=dg.AssetSelection.groups("triage_learning"),
+    description="Retrain the triage classifier on the seed set and the owner's labels (the "
+    "retrain sensor asks for it when enough new labels arrived).",
 )

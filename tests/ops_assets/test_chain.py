@@ -89,7 +89,13 @@ def test_prompt_hash_is_the_code_version(bench) -> None:
     from ops_assets.defs.triage import prompt as triage_prompt
 
     graph = defs.resolve_asset_graph()
-    assert graph.get(dg.AssetKey("triage")).code_version == triage_prompt.VERSION
+    # Triage's code is its prompt and the cascade's code; the classifier it reads is upstream.
+    from ops_assets.defs.triage import stages
+
+    triage = graph.get(dg.AssetKey("triage"))
+    assert triage.code_version == stages.VERSION
+    assert triage.code_version.startswith(triage_prompt.VERSION + "+cascade-")
+    assert dg.AssetKey("triage_classifier") in triage.parent_keys
     assert graph.get(dg.AssetKey("reply_draft")).code_version == reply_prompt.VERSION
     assert graph.get(dg.AssetKey("review")).code_version == review_assets.CODE_VERSION
     assert review_assets.CODE_VERSION != review_prompt.VERSION  # the repair prompt counts too

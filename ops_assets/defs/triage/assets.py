@@ -1,4 +1,5 @@
-"""The triage asset: one row per item of an intake batch, rules first, model second."""
+"""The triage asset: one row per item of an intake batch, decided by the cascade (rules,
+classifier, model, owner), each decision with its stage and confidence."""
 
 from collections import Counter
 from typing import Any
@@ -10,12 +11,13 @@ from ops_assets.agents.agent_run import (
     RETRYABLE,
     batch_metadata,
     keep_answer,
+    keep_output,
     release_retryable,
     rest_after_failure,
 )
-from ops_assets.defs.triage import expectations, prompt
+from ops_assets.defs.triage import cascade, expectations, prompt, stages
 from ops_assets.defs.triage.contract import TriageResult
-from ops_assets.defs.triage.rules import no_action_rule, urgency
+from ops_assets.defs.triage.rules import urgency
 from ops_assets.governance.holds import sender_flags
 from ops_assets.governance.injection import injection_flags
 from ops_assets.orchestration.partitions import batches
@@ -28,7 +30,9 @@ from ops_assets.quality.batch_checks import (
 from ops_assets.quality.suites import validate
 from resources.llm.client import CallRequest
 from resources.llm.resource import LLMResource
+from resources.memory import MemoryResource
 from resources.settings import SettingsResource
+from resources.settings.config import Config
 from resources.settings.policy import Policy
 from resources.store import Store
 from resources.store.resource import StoreResource
@@ -40,9 +44,11 @@ RATE_CHECK = "triage_failure_rate_within_limit"
 
 @dg.asset(
     partitions_def=batches,
-    code_version=prompt.VERSION,
+    code_version=stages.VERSION,
     group_name="agents",
-    kinds={"openai", "sqlite"},
+    kinds={"openai", "sqlite", "scikitlearn"},
+    # A retrained classifier is new upstream data: the UI marks every triage partition stale.
+    deps=[dg.AssetKey("triage_classifier")],
     check_specs=check_specs(
         "triage",
         suite=(SUITE_CHECK, "Great Expectations suite: every triage row may route its item"),
@@ -54,8 +60,10 @@ def triage(
     settings: SettingsResource,
     store: StoreResource,
     llm: LLMResource,
+    memory: MemoryResource,
 ) -> dg.MaterializeResult:
-    """Category, summary, fields and route for every item of the batch."""
+    """Category, summary, fields and route for every item of the batch: rules, then the
+    classifier when it is sure, then the model, then the owner (cascade.py)."""
     config, st, batch = settings.config(), store.get(), context.partition_key
     items = [i for i in st.items(batch=batch) if i["state"] not in NOT_FOR_AGENTS]
     release_retryable(st, items, actor="triage")
@@ -66,61 +74,85 @@ def triage(
     items = [i for i in items if i["kind"] != "follow_up"]
     _flag_risky_requests(st, items, settings.policy(), config.identity.owner_addresses)
     failures: Counter[str] = Counter()
+    owners = config.identity.owner_addresses
 
-    to_model = []
-    for item in items:
-        rule = no_action_rule(item, config.identity.owner_addresses)
-        if rule is None:
-            to_model.append(item)
-        elif item["state"] == "received":
-            st.transition(
-                item["id"],
-                "no_action",
-                actor="triage_rules",
-                reason_code=rule[0],
-                reason=rule[1],
-                expect=("received",),
-                category="spam" if rule[0] == "spam_rule" else None,
-            )
+    clf = stages.ClassifierStage.load(settings.home_dir().root, memory.get(st))
+    answers = clf.classify(items)
+    first = [
+        cascade.decide(i, owner_addresses=owners, classified=a)
+        for i, a in zip(items, answers, strict=True)
+    ]
+    decided: list[tuple[dict[str, Any], cascade.Decision]] = []
+    to_model: list[tuple[dict[str, Any], cascade.Decision]] = []
+    for item, decision in zip(items, first, strict=True):
+        if decision.stage == "rules":
+            if item["state"] == "received":
+                st.transition(
+                    item["id"],
+                    "no_action",
+                    actor="triage_rules",
+                    reason_code=decision.rule,
+                    reason=decision.reason[:300],
+                    expect=("received",),
+                    detail=stages.detail(decision, clf.version),
+                    category="spam" if decision.category == "spam" else None,
+                )
+        elif decision.needs_model:
+            to_model.append((item, decision))
+        else:
+            decided.append((item, decision))
 
     client = llm.client(st, run_id=context.run.run_id, asset="triage")
     requests = [
         CallRequest("triage", i["id"], prompt.messages(i, config), TriageResult, prompt.VERSION)
-        for i in to_model
+        for i, _ in to_model
     ]
     results = client.run(requests)
     outputs: dict[str, dict[str, Any]] = {}
-    for item, result in zip(to_model, results, strict=True):
+    final: dict[str, cascade.Decision] = {}
+    for item, decision in decided:
+        final[item["id"]] = decision
+        outputs[item["id"]] = stages.code_output(item, decision, urgency(item))
+    for (item, decision), result in zip(to_model, results, strict=True):
         if result.output is not None:
-            outputs[item["id"]] = {**result.output.model_dump(), "urgency": urgency(item)}
+            answer = result.output.model_dump()
+            now = cascade.decide(
+                item,
+                owner_addresses=owners,
+                classified=decision.classified,
+                modelled=answer["category"],
+                model_asked=True,
+            )
+            final[item["id"]] = now
+            outputs[item["id"]] = {
+                **answer,
+                "urgency": urgency(item),
+                **stages.decision_fields(now),
+            }
     suite = validate(
         expectations.SUITE,
         [expectations.row(i, o) for i, o in outputs.items()],
         expectations.rules(),
     )
+    for item, _ in decided:
+        output = outputs[item["id"]]
+        failure = suite.first_reason(item["id"])
+        _reconsider(st, item, output, failure)
+        row = stages.code_row(item, output, failure, batch, context.run.run_id, clf.version)
+        keep_output(st, item, row)
+        _settle(st, item, output, failure, final[item["id"]], clf.version, config, failures)
     on_budget = settings.policy().budgets.on_exhausted
-    for item, request, result in zip(to_model, requests, results, strict=True):
+    for (item, _), request, result in zip(to_model, requests, results, strict=True):
         received = item["state"] == "received"
-        output = outputs.get(item["id"])
+        answered = outputs.get(item["id"])
         failure = result.error_code or suite.first_reason(item["id"])
         if result.error_code not in RETRYABLE:
             # An answer (valid or not) is kept with its provenance; no answer keeps the old one.
-            _reconsider(st, item, output, failure)
+            _reconsider(st, item, answered, failure)
             keep_answer(
-                st, item, request, result, output, failure, batch=batch, run_id=context.run.run_id
+                st, item, request, result, answered, failure, batch=batch, run_id=context.run.run_id
             )
-        if failure and not result.error_code:
-            failures[failure] += 1
-            if received:
-                st.transition(
-                    item["id"],
-                    "awaiting_human",
-                    actor="triage_checks",
-                    reason_code=failure,
-                    reason=f"triage failed check: {failure}",
-                    expect=("received",),
-                )
-        elif result.error_code:
+        if result.error_code:
             failures[result.error_code] += 1
             if received:
                 rest_after_failure(
@@ -131,33 +163,85 @@ def triage(
                     expect=("received",),
                     on_budget=on_budget,
                 )
-        elif received:
-            if not (output is not None):  # an invariant, kept under python -O
-                raise RuntimeError("invariant broken: output is not None")
-            _route(st, item["id"], output, config.route_for(output["category"]))
+        elif answered is not None or failure:
+            settled = final.get(item["id"])
+            _settle(st, item, answered, failure, settled, clf.version, config, failures)
 
     # A broken prompt or model: nothing of this batch goes on to the drafter.
+    judged = [i for i, _ in decided] + [i for i, _ in to_model]
     rate = hold_if_blocked(
         st,
-        to_model,
+        judged,
         "triage",
         batch=batch,
         stage="triaged",
         actor="triage_checks",
         limit=config.quality.max_failure_rate,
     )
-    moved = {i["id"] for i in to_model if i["state"] == "received"}
+    moved = {i["id"] for i in judged if i["state"] == "received"}
+    stage_counts: Counter[str] = Counter(d.stage for d in final.values())
+    stage_counts["rules"] = sum(d.stage == "rules" for d in first)
     return dg.MaterializeResult(
-        metadata=batch_metadata(
-            results,
-            rows=len(items),
-            prompt_version=prompt.VERSION,
-            model=client.endpoint.model,
-            failures=failures,
-            item_ids=[i["id"] for i in items],
-        ),
+        metadata={
+            **batch_metadata(
+                results,
+                rows=len(items),
+                prompt_version=prompt.VERSION,
+                model=client.endpoint.model,
+                failures=failures,
+                item_ids=[i["id"] for i in items],
+            ),
+            "cascade_version": stages.VERSION,
+            "classifier_version": clf.version or "none",
+            "decided_by": dg.MetadataValue.json(dict(stage_counts)),
+            "without_model": sum(d.stage in ("rules", "classifier") for d in first),
+            "decisions": dg.MetadataValue.json(
+                {i: stages.detail(d, clf.version) for i, d in final.items()}
+            ),
+        },
         check_results=[suite_check(SUITE_CHECK, suite.only(moved)), rate_check(RATE_CHECK, rate)],
     )
+
+
+def _settle(
+    st: Store,
+    item: dict[str, Any],
+    output: dict[str, Any] | None,
+    failure: str | None,
+    decision: cascade.Decision | None,
+    version: str | None,
+    config: Config,
+    failures: Counter[str],
+) -> None:
+    """Move a received item on after its answer: a failed check or a risky disagreement to
+    the owner, else along its route; the stage and confidence go into the audit trail."""
+    if failure:
+        failures[failure] += 1
+    if item["state"] != "received":
+        return
+    detail = stages.detail(decision, version) if decision is not None else None
+    if failure:
+        st.transition(
+            item["id"],
+            "awaiting_human",
+            actor="triage_checks",
+            reason_code=failure,
+            reason=f"triage failed check: {failure}",
+            expect=("received",),
+            detail=detail,
+        )
+    elif decision is not None and decision.stage == "owner":
+        st.transition(
+            item["id"],
+            "awaiting_human",
+            actor="triage",
+            reason_code="triage_disagreement",
+            reason=decision.reason[:300],
+            expect=("received",),
+            detail=detail,
+        )
+    elif output is not None:
+        _route(st, item["id"], output, config.route_for(output["category"]), detail)
 
 
 def _reconsider(
@@ -203,9 +287,20 @@ def _flag_risky_requests(
             item["flags"] = flags
 
 
-def _route(st: Store, item_id: str, output: dict[str, Any], route: str) -> bool:
+def _route(
+    st: Store,
+    item_id: str,
+    output: dict[str, Any],
+    route: str,
+    detail: dict[str, Any] | None = None,
+) -> bool:
     """Move a triaged item on; True when it goes to an agent."""
-    fields = {"category": output["category"], "urgency": output["urgency"], "route": route}
+    fields: dict[str, Any] = {
+        "category": output["category"],
+        "urgency": output["urgency"],
+        "route": route,
+        "detail": detail,
+    }
     if output["category"] == "spam" or route == "no_action":
         st.transition(
             item_id,

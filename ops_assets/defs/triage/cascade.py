@@ -104,8 +104,12 @@ def decide(
             classified=classified,
             risky=risky,
         )
-    if not risky:
-        return Decision("model", modelled, None, why, classified=classified, modelled=modelled)
+    if not risky or classified is None:
+        # No classifier (a home before its first training, an embedder down): the model's
+        # reading is the only one, and the gate's code checks still stand behind it.
+        return Decision(
+            "model", modelled, None, why, classified=classified, modelled=modelled, risky=risky
+        )
     if classified is not None and classified[0] == modelled:
         return Decision(
             "model",

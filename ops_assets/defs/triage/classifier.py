@@ -78,10 +78,15 @@ def read_rows(text: str) -> list[LabelRow]:
     return rows
 
 
+def code_hash() -> str:
+    """This module's code, hashed: what a retrain with the same rows would still change."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+
+
 def training_version(rows: list[LabelRow], corrections: list[LabelRow], embedder: str) -> str:
     """Hash of what the classifier learns from and how: rows, embedder, this code."""
     digest = hashlib.sha256()
-    digest.update(Path(__file__).read_bytes())
+    digest.update(code_hash().encode())
     digest.update(embedder.encode())
     for group in (rows, corrections):
         for row in group:

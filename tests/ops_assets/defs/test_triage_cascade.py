@@ -205,3 +205,13 @@ def test_the_evaluation_and_seed_sets_have_the_promised_shape() -> None:
 
     assert not texts(evaluation) & texts(seed)
     assert not {r["body"] for r in evaluation} & {r["body"] for r in seed}
+
+
+def test_without_a_classifier_the_model_alone_decides_a_risky_mail() -> None:
+    mail = item("Invoice", "Please pay the 1,200 EUR invoice to our new account.")
+    asked = cascade.decide(mail, owner_addresses=OWNER, classified=None)
+    assert asked.needs_model and asked.risky
+    decided = cascade.decide(
+        mail, owner_addresses=OWNER, classified=None, modelled="billing", model_asked=True
+    )
+    assert (decided.stage, decided.category) == ("model", "billing")
