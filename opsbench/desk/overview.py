@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from ops_assets.observability.costs import UNATTRIBUTED, call_frame
+from ops_assets.quality.failures import HUMAN_CORRECTION
 from resources.settings.config import Config
 from resources.settings.policy import load_policy
 from resources.store import Store
@@ -58,7 +59,8 @@ def cost_per_outcome(store: Store) -> list[dict[str, Any]]:
 
 
 def failure_rates(store: Store, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per agent, of the items it produced an output for in the window, how many failed."""
+    """Per agent, of the items it produced an output for in the window, how many failed (and,
+    apart, how many the owner corrected)."""
     since = _ago(WINDOW_DAYS)
     produced: Counter[str] = Counter()
     for item in items:
@@ -67,15 +69,19 @@ def failure_rates(store: Store, items: list[dict[str, Any]]) -> list[dict[str, A
         for output in store.outputs_for(item["id"]):
             produced[output["asset"]] += 1
     failed: dict[str, set[str]] = defaultdict(set)
+    corrected: dict[str, set[str]] = defaultdict(set)
     for failure in store.failures():
         if (failure["at"] or "") >= since and failure["item_id"]:
-            failed[failure["agent"]].add(failure["item_id"])
+            # The owner's edits and rejections are counted apart: a label, not a failure.
+            into = corrected if failure["kind"] == HUMAN_CORRECTION else failed
+            into[failure["agent"]].add(failure["item_id"])
     agents = sorted(set(produced) | set(failed), key=lambda a: (a not in AGENTS, a))
     return [
         {
             "agent": agent,
             "outputs": produced[agent],
             "failed": len(failed[agent]),
+            "corrected": len(corrected[agent]),
             "rate": len(failed[agent]) / produced[agent] if produced[agent] else 0.0,
         }
         for agent in agents
@@ -121,14 +127,15 @@ def decisions_per_rule(store: Store) -> list[dict[str, Any]]:
             outcome = "auto" if approval["decision"] == "approved" else "forbidden"
             table[approval["note"] or "default"][outcome] += 1
             continue
-        held = [
+        held = [  # the rule (or escalation) it waited under last before this decision
             a["detail"].get("rule") or a["detail"].get("reason_code")
             for a in trails.get(approval["item_id"], [])
-            if a["at"] <= approval["at"] and (a["detail"] or {}).get("to") == "awaiting_approval"
+            if a["at"] <= approval["at"]
+            and (a["detail"] or {}).get("to") in ("awaiting_approval", "awaiting_human")
         ]
         if approval["note"] == "resend":
             continue  # a held send's "send again" decides no rule
-        rule = held[-1] if held else "escalated"
+        rule = held[-1] if held else "unknown"
         if approval["decision"] == "rejected":
             outcome = "rejected"
         elif approval["note"] == "owner_reply":

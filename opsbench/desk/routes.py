@@ -26,7 +26,7 @@ HEADERS = {
     ),
     "x-frame-options": "DENY",
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",  # no-referrer makes a browser send `Origin: null`
     "cache-control": "no-store",
 }
 DESK_PATH, OVERVIEW_PATH, ACT_PATH = "/desk", "/desk/overview", "/desk/act"

@@ -22,8 +22,7 @@ PORT = 8431
 HOSTILE = '<script>alert("pwned")</script><img src=x onerror="alert(1)">'
 
 
-def _fallback(request):  # type: ignore[no-untyped-def]
-    return PlainTextResponse("dagster ui stand-in")
+_fallback = PlainTextResponse("dagster ui stand-in")  # a response is an ASGI app
 
 
 @pytest.fixture
@@ -202,17 +201,51 @@ def test_kill_resume_and_retry(desk) -> None:
 def test_the_overview_counts_decisions_per_rule(desk) -> None:
     client, bench = desk
     first, second = bench.store.items(states=["awaiting_approval"])[:2]
+    sales = _item(bench, "awaiting_human", "no_agent_for_category")
     page = client.get("/desk").text
     _post(client, _forms(page, first["id"], "approve"))
     _post(client, _forms(page, second["id"], "edit"), body="Hello, all sorted now. Best wishes.")
+    _post(client, _forms(page, sales["id"], "reply"), body="Hello, a quote follows tomorrow. Best.")
     overview = client.get("/desk/overview")
     assert overview.status_code == 200
     rules = overview.text[overview.text.index('id="rules"') :]
-    for item, column in ((first, "approved"), (second, "edited")):
+    for item, column in ((first, "approved"), (second, "edited"), (sales, "written")):
         row = re.search(rf"<code>{item['reason_code']}</code>(.*?)</tr>", rules, re.S)
         assert row, item["reason_code"]
         cells = re.findall(r"<td>(\d+)</td>", row.group(1))
         index = ["auto", "approved", "edited", "written", "rejected", "forbidden"].index(column)
         assert int(cells[index]) >= 1
+    failures = overview.text[
+        overview.text.index('id="failures"') : overview.text.index('id="latency"')
+    ]
+    drafter = re.search(r">reply_draft</a></td>(.*?)</tr>", failures, re.S)
+    assert drafter and re.findall(r"<td>(\d+)</td>", drafter.group(1))[-1] == "2"  # corrected
     assert 'id="budgets"' in overview.text and "daily" in overview.text
     assert 'id="latency"' in overview.text and "p50" in overview.text
+
+
+def test_write_reply_refuses_what_it_must_not_send(desk) -> None:
+    _, bench = desk
+    from ops_assets.governance.controls import ControlError
+    from ops_assets.governance.owner_reply import write_reply
+    from resources.settings.config import load_config
+
+    config = load_config()
+    sales = _item(bench, "awaiting_human", "no_agent_for_category")
+    sent = _item(bench, "approved")
+    with pytest.raises(ControlError, match="cannot be sent"):
+        write_reply(bench.store, config, sales["id"], "Here is our key sk-" + "a" * 40)
+    with pytest.raises(ControlError, match="not answerable"):
+        write_reply(bench.store, config, sent["id"], "Hello, this is a fine long reply.")
+    with pytest.raises(ControlError, match="no item"):
+        write_reply(bench.store, config, "itm_nope", "Hello, this is a fine long reply.")
+    bench.store.transition(sent["id"], "sending", actor="delivery", expect=("approved",))
+    bench.store.transition(
+        sent["id"], "awaiting_human", actor="delivery", reason_code="delivery_unconfirmed",
+        reason="may have arrived", expect=("sending",),
+    )  # fmt: skip
+    with pytest.raises(ControlError, match="not answerable"):  # "send again" settles it
+        write_reply(bench.store, config, sent["id"], "Hello, this is a fine long reply.")
+    assert bench.store.get_item(sales["id"])["state"] == "awaiting_human"
+    assert bench.store.failures(item_id=sales["id"]) == []
+    assert bench.store.get_output(sales["id"], "review") is None
