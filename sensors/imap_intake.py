@@ -17,6 +17,8 @@ import json
 import logging
 import os
 import re
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ from ops_assets.defs.delivery.ledger import failpoint
 from ops_assets.observability.alerts import write_alert
 from resources.connectors.imap import FetchedMessage, ImapSession, ImapUnavailable, imap_session
 from resources.connectors.imap_config import ImapAccount
+from resources.processes import pid_alive
 from resources.settings.config import Config
 from resources.settings.environment import secret_value
 from resources.settings.home import Home
@@ -36,6 +39,7 @@ ACTOR = "imap_intake"
 AFTER_REGISTER = "imap:after_register"
 MAX_BACKOFF_S = 600.0
 FIRST_BACKOFF_S = 5.0
+LOCK_STALE_S = 600.0  # a read takes seconds; a holder this old died on another machine
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 logger = logging.getLogger(__name__)
@@ -55,15 +59,44 @@ def _retry_key(account: ImapAccount) -> str:
     return f"imap_retry:{account.name}"
 
 
-def imap_tick(store: Store, home: Home, config: Config, *, now: float | None = None) -> TickResult:
-    """Read every configured account once; never raises (each failure is an alert)."""
+def _reader() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{time.time():.0f}"
+
+
+def _reader_gone(holder: str) -> bool:
+    """The account's reader died, or has held it far longer than any read takes."""
+    host, pid, _, since = [*holder.rsplit(":", 3), "", "", ""][:4]
+    if not since.isdigit() or time.time() - int(since) > LOCK_STALE_S:
+        return True
+    return host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
+
+
+def imap_tick(
+    store: Store,
+    home: Home,
+    config: Config,
+    *,
+    now: float | None = None,
+    only: str | None = None,
+) -> TickResult:
+    """Read every configured account (or the one named `only`) once; never raises (each
+    failure is an alert). An account another reader is reading (the sensor, or the IDLE
+    watcher of sensors/imap_idle.py) is left to it."""
     now = time.time() if now is None else now
     result = TickResult()
     for account in config.intake.imap:
+        if only is not None and account.name != only:
+            continue
+        reader = _reader()
         try:
             if _backing_off(store, account, now):
                 continue
-            _take_account(store, home, config, account, now, result)
+            if not store.acquire_lock(f"imap:{account.name}", reader, _reader_gone):
+                continue
+            try:
+                _take_account(store, home, config, account, now, result)
+            finally:
+                store.release_lock(f"imap:{account.name}", reader)
             if _failures(store, account):
                 store.set_control(_retry_key(account), "{}", actor=ACTOR)
         except ImapUnavailable as exc:
