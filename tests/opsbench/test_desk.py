@@ -249,3 +249,19 @@ def test_write_reply_refuses_what_it_must_not_send(desk) -> None:
     assert bench.store.get_item(sales["id"])["state"] == "awaiting_human"
     assert bench.store.failures(item_id=sales["id"]) == []
     assert bench.store.get_output(sales["id"], "review") is None
+
+
+def test_the_owners_reply_joins_memory_as_the_owners(desk) -> None:
+    client, bench = desk
+    from ops_assets.defs.memory.episodes import episodes
+
+    sales = _item(bench, "awaiting_human", "no_agent_for_category")
+    text = "Hi,\n\nthe booking site would be 4,800 EUR, ready by June. Shall we talk Monday?"
+    _post(client, _forms(client.get("/desk").text, sales["id"], "reply"), body=text)
+    bench.materialize([delivery])
+    rows = episodes(bench.store, bench.store.get_item(sales["id"]), "memory-run")
+    outcome = next(r for r in rows if r["kind"] == "outcome")
+    assert text[:40] in outcome["text"] and outcome["model"] == "owner"
+    assert outcome["prompt_version"] == "owner" and outcome["run_id"] == ""
+    correction = next(r for r in rows if r["kind"] == "correction")
+    assert correction["asset"] == "operator" and "4,800 EUR" in correction["text"]
