@@ -7,11 +7,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import httpx
 
 from resources.processes import stop_group
 from resources.settings.home import REPO_ROOT, Home
@@ -77,14 +77,12 @@ def wait_http(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and alive():
         try:
-            request = urllib.request.Request(url, headers=headers or {})  # noqa: S310
-            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return True
-        except urllib.error.HTTPError as answer:  # not ready yet: close its socket
-            answer.close()
-        except (urllib.error.URLError, OSError):
-            pass
+            # A local server: never through a proxy; httpx closes the answer's socket itself.
+            response = httpx.get(url, headers=headers or {}, timeout=2, trust_env=False)
+            if response.status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass  # not up yet
         time.sleep(0.5)
     return False
 

@@ -13,10 +13,10 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from resources.processes import pid_alive, stop_group
 from resources.settings.home import Home
@@ -51,15 +51,15 @@ def free_port() -> int:
 
 
 def healthy(url: str, timeout: float = 2.0) -> bool:
+    """Does the server at `url` answer /health with 200 (a 503 while it loads is a no)? One
+    probe: the callers poll. Never through a proxy: these servers are on this machine."""
     base = url.removesuffix("/v1")
     try:
-        with urllib.request.urlopen(f"{base}/health", timeout=timeout) as response:  # noqa: S310
-            return bool(response.status == 200)
-    except urllib.error.HTTPError as answer:  # a 503 while it loads: close its socket
-        answer.close()
+        # httpx reads the answer and closes its socket whatever the status.
+        response = httpx.get(f"{base}/health", timeout=timeout, trust_env=False)
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError):
         return False
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
+    return response.status_code == 200
 
 
 def _alive(pid: int, module: str = LLM_MODULE) -> bool:
