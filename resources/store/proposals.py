@@ -1,0 +1,220 @@
+"""The proposals workflow's tables and queries: the plan's steps, each version of a proposal
+(its Markdown, code-priced lines and status), and the verifier's rows per version.
+
+Kept beside their tables (migration 0009) and taking a `Store`, so the facade needs no edit to
+gain them. A version's status moves by compare-and-set, like a work item's state:
+
+drafted -> verified | revise | failed -> awaiting_approval | approved | rejected -> sending -> sent
+"""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from resources.store.store import Store, now_iso
+
+Row = dict[str, Any]
+
+metadata = sa.MetaData()
+
+plan_steps = sa.Table(
+    "proposal_plan_steps",
+    metadata,
+    sa.Column("item_id", sa.String, primary_key=True),
+    sa.Column("step", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("description", sa.String, nullable=False),
+    sa.Column("criterion", sa.String, nullable=False),
+    sa.Column("prompt_version", sa.String, nullable=False),
+    sa.Column("created_at", sa.String, nullable=False),
+)
+
+versions = sa.Table(
+    "proposal_versions",
+    metadata,
+    sa.Column("item_id", sa.String, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("title", sa.String, nullable=False),
+    sa.Column("markdown", sa.Text, nullable=False),
+    sa.Column("lines", sa.JSON, nullable=False),
+    sa.Column("total", sa.Float, nullable=False),
+    sa.Column("currency", sa.String, nullable=False),
+    sa.Column("valid_until", sa.String, nullable=False),
+    sa.Column("start_date", sa.String, nullable=False),
+    sa.Column("to_address", sa.String, nullable=False),
+    sa.Column("subject", sa.String, nullable=False),
+    sa.Column("cover_mail", sa.Text, nullable=False),
+    sa.Column("content_sha256", sa.String, nullable=False),
+    sa.Column("catalogue_version", sa.String, nullable=False),
+    sa.Column("prompt_version", sa.String, nullable=False),
+    sa.Column("corrections", sa.JSON, nullable=False),
+    sa.Column("feedback", sa.Text),
+    sa.Column("reason_code", sa.String),
+    sa.Column("created_at", sa.String, nullable=False),
+    sa.Column("updated_at", sa.String, nullable=False),
+)
+
+checks = sa.Table(
+    "proposal_checks",
+    metadata,
+    sa.Column("item_id", sa.String, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("check_no", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("evidence", sa.Text, nullable=False),
+    sa.Column("created_at", sa.String, nullable=False),
+)
+
+
+def _all(store: Store, query: sa.Select[Any]) -> list[Row]:
+    with store.tx() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def save_plan(store: Store, item_id: str, steps: Sequence[Row], *, prompt_version: str) -> None:
+    """The plan's steps for an item, replacing an earlier plan (one plan per lead)."""
+    stamp = now_iso()
+    with store.tx() as conn:
+        conn.execute(plan_steps.delete().where(plan_steps.c.item_id == item_id))
+        for number, step in enumerate(steps, start=1):
+            conn.execute(
+                plan_steps.insert().values(
+                    item_id=item_id,
+                    step=number,
+                    kind=step["kind"],
+                    description=step["description"],
+                    criterion=step["criterion"],
+                    prompt_version=prompt_version,
+                    created_at=stamp,
+                )
+            )
+    store.audit(item_id, "proposal_plan", "plan_saved", {"steps": len(steps)})
+
+
+def plan(store: Store, item_id: str) -> list[Row]:
+    return _all(store, plan_steps.select().where(plan_steps.c.item_id == item_id).order_by("step"))
+
+
+def add_version(store: Store, row: Row) -> int:
+    """A new version of an item's proposal (the earlier ones are kept); its number."""
+    stamp = now_iso()
+    with store.tx() as conn:
+        latest = conn.execute(
+            sa.select(sa.func.max(versions.c.version)).where(versions.c.item_id == row["item_id"])
+        ).scalar()
+        number = int(latest or 0) + 1
+        conn.execute(
+            versions.insert().values(
+                **row, version=number, status="drafted", created_at=stamp, updated_at=stamp
+            )
+        )
+    store.audit(row["item_id"], "proposal_draft", "proposal_version", {"version": number})
+    return number
+
+
+def get_version(store: Store, item_id: str, version: int) -> Row | None:
+    rows = _all(
+        store,
+        versions.select().where((versions.c.item_id == item_id) & (versions.c.version == version)),
+    )
+    return rows[0] if rows else None
+
+
+def all_versions(store: Store, item_id: str) -> list[Row]:
+    return _all(store, versions.select().where(versions.c.item_id == item_id).order_by("version"))
+
+
+def latest(store: Store, item_id: str) -> Row | None:
+    found = all_versions(store, item_id)
+    return found[-1] if found else None
+
+
+def latest_by_status(store: Store, statuses: Iterable[str]) -> list[Row]:
+    """Each item's newest version, when its status is one of these."""
+    wanted = set(statuses)
+    newest = (
+        sa.select(versions.c.item_id, sa.func.max(versions.c.version).label("version"))
+        .group_by(versions.c.item_id)
+        .subquery()
+    )
+    query = (
+        versions.select()
+        .join(
+            newest,
+            (versions.c.item_id == newest.c.item_id) & (versions.c.version == newest.c.version),
+        )
+        .where(versions.c.status.in_(wanted))
+        .order_by(versions.c.created_at)
+    )
+    return _all(store, query)
+
+
+def set_status(
+    store: Store,
+    item_id: str,
+    version: int,
+    status: str,
+    *,
+    actor: str,
+    expect: Sequence[str],
+    reason_code: str | None = None,
+    feedback: str | None = None,
+) -> bool:
+    """Compare-and-set: True when this call moved the version (audited). A reason code or
+    feedback is written only when given: the drafter's own findings stay on the version."""
+    changes = {
+        k: v for k, v in (("reason_code", reason_code), ("feedback", feedback)) if v is not None
+    }
+    with store.tx() as conn:
+        moved = conn.execute(
+            versions.update()
+            .where(
+                (versions.c.item_id == item_id)
+                & (versions.c.version == version)
+                & versions.c.status.in_(list(expect))
+            )
+            .values(status=status, updated_at=now_iso(), **changes)
+        ).rowcount
+    if moved:
+        store.audit(
+            item_id,
+            actor,
+            "proposal_status",
+            {"version": version, "status": status, "reason_code": reason_code},
+        )
+    return bool(moved)
+
+
+def save_checks(store: Store, item_id: str, version: int, rows: Sequence[Row]) -> None:
+    """The verifier's rows for one version (a re-verification replaces them)."""
+    stamp = now_iso()
+    with store.tx() as conn:
+        conn.execute(
+            checks.delete().where((checks.c.item_id == item_id) & (checks.c.version == version))
+        )
+        for number, row in enumerate(rows, start=1):
+            conn.execute(
+                checks.insert().values(
+                    item_id=item_id,
+                    version=version,
+                    check_no=number,
+                    kind=row["kind"],
+                    name=row["name"],
+                    passed=bool(row["passed"]),
+                    evidence=row["evidence"][:500],
+                    created_at=stamp,
+                )
+            )
+
+
+def checks_for(store: Store, item_id: str, version: int) -> list[Row]:
+    return _all(
+        store,
+        checks.select()
+        .where((checks.c.item_id == item_id) & (checks.c.version == version))
+        .order_by("check_no"),
+    )
