@@ -1,0 +1,57 @@
+"""The proposal_draft asset: the first version of each planned lead's proposal."""
+
+from collections import Counter
+
+import dagster as dg
+
+from ops_assets.agents.agent_run import batch_metadata
+from ops_assets.defs.proposals.catalogue import catalogue_path, load_catalogue
+from ops_assets.defs.proposals.executor import prompt
+from ops_assets.defs.proposals.executor.work import draft, first_job
+from ops_assets.defs.proposals.leads import leads
+from ops_assets.defs.proposals.workflow import GROUP
+from resources.llm.resource import LLMResource
+from resources.settings import SettingsResource
+from resources.store import proposals as rows
+from resources.store.resource import StoreResource
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"openai", "sqlite"},
+    code_version=prompt.VERSION,
+    deps=["proposal_plan"],
+)
+def proposal_draft(
+    context: dg.AssetExecutionContext,
+    settings: SettingsResource,
+    store: StoreResource,
+    llm: LLMResource,
+) -> dg.MaterializeResult:
+    """A scope of work per planned lead: the model picks services and quantities, code prices
+    them from the catalogue, dates them and renders the Markdown kept as version 1."""
+    config, st = settings.config(), store.get()
+    catalogue = load_catalogue(catalogue_path(settings))
+    jobs = [
+        first_job(st, item, config, catalogue)
+        for item, _ in leads(st)
+        if rows.plan(st, item["id"]) and rows.latest(st, item["id"]) is None
+    ]
+    made, results = draft(context, st, llm, config, catalogue, jobs)
+    failures = Counter(
+        (rows.get_version(st, i, v) or {}).get("reason_code") or "" for i, v in made.items()
+    )
+    failures.pop("", None)
+    return dg.MaterializeResult(
+        metadata={
+            **batch_metadata(
+                results,
+                rows=len(jobs),
+                prompt_version=prompt.VERSION,
+                model=config.llm.model or "",
+                failures=failures,
+                item_ids=sorted(made),
+            ),
+            "catalogue_version": catalogue.version,
+        }
+    )
