@@ -178,3 +178,15 @@ def test_other_types_are_415_and_other_paths_stay_behind_the_ui_token(server) ->
     for method in ("GET", "PUT", "DELETE", "OPTIONS"):
         refused = server.client.request(method, "/intake")
         assert refused.status_code == 405 and refused.text != "dagster"
+
+
+def test_the_settings_come_from_the_config_once_it_has_them() -> None:
+    from types import SimpleNamespace
+
+    from opsbench.intake_http import http_settings
+
+    bare = SimpleNamespace(intake=SimpleNamespace())
+    assert http_settings(bare).sources == {}  # type: ignore[arg-type]  # no sources: all refused
+    raw = {"sources": {"contact": {"token_env": "FORM_TOKEN", "mapping": {"from": "email"}}}}
+    given = SimpleNamespace(intake=SimpleNamespace(http=raw))
+    assert http_settings(given).sources["contact"].mapping == {"from": "email"}  # type: ignore[arg-type]
