@@ -7,6 +7,8 @@ import email
 import email.policy
 from decimal import Decimal
 
+import pytest
+
 from ops_assets.defs.proposals.approval.owner import approve_proposal
 from ops_assets.defs.proposals.catalogue import SAMPLE_CATALOGUE, load_catalogue
 from ops_assets.defs.proposals.deals import deal_of
@@ -138,3 +140,41 @@ def test_a_model_that_keeps_obeying_the_lead_ends_with_the_owner(bench, lead, ki
         _priced_from_catalogue(version)
     current = bench.store.get_item(item["id"])
     assert (current["state"], current["reason_code"]) == ("awaiting_human", "proposal_draft_rules")
+
+
+def test_the_owner_rejects_and_nothing_is_sent(bench, lead, sink, kit) -> None:
+    from ops_assets.defs.proposals.approval.owner import ProposalControlError, reject_proposal
+    from ops_assets.defs.proposals.pipeline import pipeline
+
+    item = lead()
+    bench.script(*kit.scripts())
+    bench.materialize(kit.assets())
+    (row,) = pipeline(bench.store)
+    assert (row["item_id"], row["stage"], row["version"], row["status"]) == (
+        item["id"],
+        "lead",
+        1,
+        "awaiting_approval",
+    )
+    assert row["value"] == 6 * 450 + 2400 + 600 and row["verified_checks"] == "13/13"
+    reject_proposal(bench.store, item["id"], reason="not this client")
+    with pytest.raises(ProposalControlError):
+        approve_proposal(bench.store, item["id"])  # a decision is final
+    assert bench.materialize(kit.assets()).success
+    assert sink.messages == []
+    assert bench.store.get_item(item["id"])["state"] == "rejected"
+
+
+def test_the_job_runs_the_group() -> None:
+    from location.definitions import defs
+
+    job = defs.resolve_job_def("run_proposals")
+    keys = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert keys == {
+        "proposal_context",
+        "proposal_plan",
+        "proposal_draft",
+        "proposal_verdict",
+        "proposal_approval",
+        "proposal_delivery",
+    }
