@@ -181,6 +181,10 @@ def diff(job: Reprocess, store: Store) -> pd.DataFrame:
         item = store.get_item(before["item_id"]) or {}
         category_before = old.get("category") if before["asset"] == "triage" else None
         category_after = (after or {}).get("category") if before["asset"] == "triage" else None
+        # Which stage of the cascade decided (rules, classifier, model, owner) before and now:
+        # a retrained classifier shows here as decisions it takes over or gives back.
+        stage_before = old.get("stage") if before["asset"] == "triage" else None
+        stage_after = (after or {}).get("stage") if before["asset"] == "triage" else None
         rows.append(
             {
                 "item_id": before["item_id"],
@@ -190,6 +194,8 @@ def diff(job: Reprocess, store: Store) -> pd.DataFrame:
                 "category_before": category_before,
                 "category_after": category_after,
                 "category_flip": category_before != category_after,
+                "stage_before": stage_before,
+                "stage_after": stage_after,
                 "prompt_before": before["prompt_version"],
                 "prompt_after": (now or {}).get("prompt_version"),
                 "state_now": item.get("state"),
@@ -200,8 +206,8 @@ def diff(job: Reprocess, store: Store) -> pd.DataFrame:
         rows,
         columns=[
             "item_id", "asset", "changed", "changed_fields", "category_before",
-            "category_after", "category_flip", "prompt_before", "prompt_after", "state_now",
-            "reason_now",
+            "category_after", "category_flip", "stage_before", "stage_after", "prompt_before",
+            "prompt_after", "state_now", "reason_now",
         ],
     )  # fmt: skip
 

@@ -139,7 +139,8 @@ def triage(
         failure = suite.first_reason(item["id"])
         _reconsider(st, item, output, failure)
         row = stages.code_row(item, output, failure, batch, context.run.run_id, clf.version)
-        keep_output(st, item, row)
+        if not stages.same_decision(st.get_output(item["id"], "triage"), row):
+            keep_output(st, item, row)
         _settle(st, item, output, failure, final[item["id"]], clf.version, config, failures)
     on_budget = settings.policy().budgets.on_exhausted
     for (item, _), request, result in zip(to_model, requests, results, strict=True):

@@ -106,6 +106,16 @@ def code_output(item: dict[str, Any], decision: cascade.Decision, urgency: str) 
     }
 
 
+def same_decision(previous: dict[str, Any] | None, row: dict[str, Any]) -> bool:
+    """The stored row says what this one says, but for the confidence: a retrained classifier
+    that is a little more or less sure changes nothing the owner must look at again."""
+    if previous is None or previous["valid"] != row["valid"]:
+        return False
+    before, now = dict(previous["output"] or {}), dict(row["output"] or {})
+    before.pop("confidence", None), now.pop("confidence", None)
+    return before == now
+
+
 def code_row(
     item: dict[str, Any],
     output: dict[str, Any],
