@@ -8,6 +8,8 @@ the drafter can get) and so episodic memory, and moves the item to `approved`. T
 and subject are decided by code, as for any reply."""
 
 import hashlib
+import os
+import uuid
 from typing import Any
 
 from ops_assets.agents.agent_run import final_draft
@@ -36,7 +38,21 @@ MAX_REPLY_CHARS = 20_000
 def write_reply(
     store: Store, config: Config, item_id: str, text: str, *, actor: str = OWNER
 ) -> dict[str, Any]:
-    """Send the owner's `text` as the reply to `item_id` (awaiting the owner)."""
+    """Send the owner's `text` as the reply to `item_id` (awaiting the owner). One writer per
+    item at a time (a store lock): two replies racing must not leave one's text under the
+    other's approval."""
+    holder = f"{os.getpid()}:{uuid.uuid4().hex}"
+    if not store.acquire_lock(f"{OWNER_REPLY}:{item_id}", holder, _holder_is_gone):
+        raise ControlError(f"{item_id} is being answered already")
+    try:
+        return _write_reply(store, config, item_id, text, actor=actor)
+    finally:
+        store.release_lock(f"{OWNER_REPLY}:{item_id}", holder)
+
+
+def _write_reply(
+    store: Store, config: Config, item_id: str, text: str, *, actor: str
+) -> dict[str, Any]:
     item = store.get_item(item_id)
     if item is None:
         raise ControlError(f"no item {item_id}")
@@ -107,6 +123,17 @@ def write_reply(
         raise ControlError(f"{item_id} changed meanwhile; nothing was sent")
     store.record_approval(item_id, "approved", actor=actor, policy=OWNER, note=OWNER_REPLY)
     return {"item": item_id, "state": "approved", "to": to, "body_sha256": sha}
+
+
+def _holder_is_gone(holder: str) -> bool:
+    """A lock left by a process that died mid-reply (the owner's server runs on this machine)."""
+    try:
+        os.kill(int(holder.split(":", 1)[0]), 0)
+    except ProcessLookupError:
+        return True
+    except (ValueError, PermissionError):
+        return False
+    return False
 
 
 def _owner_row(item: dict[str, Any], asset: str, output: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 the right state and ledger, a repeated form acts once, a form without the session's CSRF token
 or from another origin changes nothing, and hostile mail renders as text."""
 
+import os
 import re
 from collections.abc import Iterator
 
@@ -249,6 +250,15 @@ def test_write_reply_refuses_what_it_must_not_send(desk) -> None:
     assert bench.store.get_item(sales["id"])["state"] == "awaiting_human"
     assert bench.store.failures(item_id=sales["id"]) == []
     assert bench.store.get_output(sales["id"], "review") is None
+
+    # One writer per item: a live writer's lock refuses a second; a dead one's is taken over.
+    lock, text = f"owner_reply:{sales['id']}", "Hello, this is my own fine long reply."
+    assert bench.store.acquire_lock(lock, f"{os.getpid()}:other", lambda holder: False)
+    with pytest.raises(ControlError, match="being answered"):
+        write_reply(bench.store, config, sales["id"], text)
+    bench.store.release_lock(lock, f"{os.getpid()}:other")
+    assert bench.store.acquire_lock(lock, "999999999:dead", lambda holder: False)
+    assert write_reply(bench.store, config, sales["id"], text)["state"] == "approved"
 
 
 def test_the_owners_reply_joins_memory_as_the_owners(desk) -> None:
