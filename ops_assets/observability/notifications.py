@@ -118,10 +118,17 @@ def _alert_entry(alert: dict[str, Any]) -> tuple[str, Entry] | None:
     if kind in ("run_failure", "check_failure"):
         code = kind if kind == "run_failure" else f"check_failure:{alert.get('check')}"
         return "failure", Entry(str(alert.get("run_id") or "?"), code)
-    if kind.startswith("delivery_") and alert.get("item_id"):
-        return "held_send", Entry(str(alert["item_id"]), kind)
-    if kind.startswith(("intake", "imap", "maildir")):
-        return "intake", Entry(str(alert.get("source") or alert.get("item_id") or kind), kind)
+    if kind.startswith(("delivery_", "mailbox_")) and (
+        alert.get("item_id") or alert.get("delivery_id")
+    ):
+        # A failed, timed-out or bounced send; a copy not filed in the owner's Sent folder.
+        return "held_send", Entry(str(alert.get("item_id") or alert["delivery_id"]), kind)
+    if kind.startswith(("intake", "imap", "maildir", "bounce_")):
+        # A file name is the sender's to choose: redacted like a subject.
+        where = alert.get("item_id") or redact(
+            str(alert.get("source") or alert.get("account") or "")
+        )
+        return "intake", Entry(str(where or kind), kind)
     return None
 
 

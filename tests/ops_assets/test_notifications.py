@@ -189,3 +189,24 @@ def test_a_crash_after_an_smtp_attempt_waits_as_unconfirmed_instead_of_resending
         assert bench.store.delivery_attempt(key, 0)  # counted; then the process died
         outcome = notifications.send_digest(bench.store, bench.home, load_config())
         assert outcome.results == {"smtp": "unconfirmed"} and sink.messages == []
+
+
+def test_alerts_are_grouped_once_each_and_their_file_names_redacted(bench) -> None:
+    home = bench.home
+    write_alert(home, "delivery_bounced", item_id="item-b", delivery_id="dlv_b", status="5.1.1")
+    write_alert(home, "mailbox_copy_failed", delivery_id="dlv_m", reason_code="imap_down")
+    write_alert(home, "intake_skipped", reason_code="unreadable", source=f"token={SECRET}.eml")
+    for _ in range(3):
+        write_alert(home, "imap_unavailable", account="work", reason_code="imap_refused")
+    write_alert(home, notifications.OWN_ALERT, delivery_id="dlv_x", code="failed")
+    digest = notifications.gather(bench.store, home, load_config(), now=dt.datetime.now(dt.UTC))
+    found = {g: [(e.id, e.reason_code) for e in entries] for g, entries in digest.groups.items()}
+    assert found["held_send"] == [
+        ("item-b", "delivery_bounced"),
+        ("dlv_m", "mailbox_copy_failed"),
+    ]
+    assert found["intake"] == [
+        ("token=[redacted].eml", "intake_skipped"),
+        ("work", "imap_unavailable"),
+    ]
+    assert digest.total() == 4  # the digest's own failure is never a reason for a digest
