@@ -35,7 +35,10 @@ def test_resources_and_the_executor_come_from_the_defs_folder() -> None:
     from location.definitions import defs
 
     assert set(defs.resources or {}) == {"settings", "store", "llm", "connectors", "memory"}
-    assert defs.executor is dg.in_process_executor
+    from ops_assets.defs.resources import opsbench_executor
+
+    # in process unless the instance has a celery profile (deploy/README.md)
+    assert defs.executor is opsbench_executor
     assert {s.name for s in defs.schedules or []} >= {"follow_up_schedule", "archivist_schedule"}
 
 
