@@ -29,6 +29,7 @@ def _priced_from_catalogue(version: dict) -> None:
     assert Decimal(str(version["total"])) == total
 
 
+@pytest.mark.slow
 def test_lead_becomes_one_approved_proposal_sent_with_its_pdf(bench, lead, sink, kit) -> None:
     item = lead()
     model = bench.script(*kit.scripts())

@@ -3,8 +3,6 @@ table in a fixed-width font. Deterministic for one version: same Markdown, same 
 
 import datetime as dt
 
-from fpdf import FPDF
-
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
@@ -14,6 +12,8 @@ def _latin(text: str) -> str:
 
 
 def render_pdf(markdown: str, *, title: str, author: str) -> bytes:
+    from fpdf import FPDF  # on first use: it brings Pillow and fontTools, never at load
+
     pdf = FPDF(format="A4")
     pdf.set_creation_date(EPOCH)
     pdf.set_title(_latin(title))
