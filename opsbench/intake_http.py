@@ -23,13 +23,14 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from resources.settings.config import Config, ConfigError, load_config
 from resources.settings.environment import secret_value
 from resources.settings.home import Home
+from resources.settings.http_intake import ContractField, HttpIntake, HttpSource
 from resources.store import Store
 from sensors.intake import SEPARATOR, TickResult, _register_safely, batch_key, item_id_for
 from sensors.mail.json_item import canonical, load_json_object, validate_item
@@ -38,41 +39,14 @@ from sensors.parsing import UnusableInput, parse_input
 PATH = "/intake"
 KEY_HEADER = "idempotency-key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-ContractField = Literal["from", "subject", "body", "to", "message_id", "received_at"]
-SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
 # One registration at a time in this server: two requests with one key must not race for
 # the same staged file (the store's own id check keeps the item single either way).
 _registering = threading.Lock()
 
 
-class HttpSource(BaseModel):
-    """One tool or form allowed to post work items."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    token_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    """The environment variable holding this source's bearer token (unset: nothing passes)."""
-    mapping: dict[ContractField, str] = Field(default_factory=dict)
-    """Work-item field -> the posted JSON field that fills it (`from: email`); the posted
-    fields not named here are kept with the item as extra data."""
-
-
-class HttpIntake(BaseModel):
-    """`intake.http` in the config."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    sources: dict[SourceName, HttpSource] = Field(default_factory=dict)
-    max_bytes: int = Field(default=1_000_000, gt=0, le=25_000_000)
-    """The largest request body taken; a larger one is answered 413 and never read whole."""
-
-
 def http_settings(config: Config) -> HttpIntake:
-    """The config's `intake.http` (none there yet: no sources, every post is refused)."""
-    raw = getattr(config.intake, "http", None)
-    if raw is None or isinstance(raw, HttpIntake):
-        return raw or HttpIntake()
-    return HttpIntake.model_validate(raw.model_dump() if isinstance(raw, BaseModel) else raw)
+    """The config's `intake.http` (no sources: every post is refused)."""
+    return config.intake.http
 
 
 def source_for(settings: HttpIntake, authorization: str | None) -> str | None:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from resources.connectors.imap_config import ImapAccount
 from resources.settings.environment import environment
+from resources.settings.http_intake import HttpIntake
 
 SAMPLE_CONFIG = Path(__file__).with_name("sample_config.yaml")
 CATEGORIES = ("billing", "support", "sales", "spam", "other")
@@ -70,6 +71,8 @@ class Intake(_Strict):
     maildirs: list[str] = Field(default_factory=list)
     imap: list[ImapAccount] = Field(default_factory=list)
     """IMAP accounts read each tick (resources/connectors/imap_config.py)."""
+    http: HttpIntake = HttpIntake()
+    """Sources allowed to `POST /intake` (resources/settings/http_intake.py)."""
 
 
 class Batching(_Strict):

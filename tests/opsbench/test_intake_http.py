@@ -13,10 +13,10 @@ import httpx
 import pytest
 import uvicorn
 
-from opsbench.intake_http import HttpIntake, HttpSource
 from opsbench.ui_server import composed_app
 from resources.llm.local_server import free_port
 from resources.settings.home import Home, open_home
+from resources.settings.http_intake import HttpIntake, HttpSource
 from resources.store import Store
 from resources.store.resource import store_for
 from resources.web import GuardedApp
@@ -180,13 +180,21 @@ def test_other_types_are_415_and_other_paths_stay_behind_the_ui_token(server) ->
         assert refused.status_code == 405 and refused.text != "dagster"
 
 
-def test_the_settings_come_from_the_config_once_it_has_them() -> None:
-    from types import SimpleNamespace
+def test_the_sources_come_from_the_config_file(tmp_path: Path) -> None:
+    import yaml
 
     from opsbench.intake_http import http_settings
+    from resources.settings.config import SAMPLE_CONFIG, ConfigError, load_config
 
-    bare = SimpleNamespace(intake=SimpleNamespace())
-    assert http_settings(bare).sources == {}  # type: ignore[arg-type]  # no sources: all refused
-    raw = {"sources": {"contact": {"token_env": "FORM_TOKEN", "mapping": {"from": "email"}}}}
-    given = SimpleNamespace(intake=SimpleNamespace(http=raw))
-    assert http_settings(given).sources["contact"].mapping == {"from": "email"}  # type: ignore[arg-type]
+    raw = yaml.safe_load(SAMPLE_CONFIG.read_text())
+    assert http_settings(load_config(SAMPLE_CONFIG)).sources == {}  # none: all refused
+    raw["intake"]["http"] = {
+        "sources": {"contact": {"token_env": "FORM_TOKEN", "mapping": {"from": "email"}}}
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert http_settings(load_config(path)).sources["contact"].mapping == {"from": "email"}
+    raw["intake"]["http"]["sources"]["contact"]["mapping"] = {"sender": "email"}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError):
+        load_config(path)  # a field the work-item contract does not have
