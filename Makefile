@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run demo test test-fast lint typecheck imports defs check benchmark benchmark-memory benchmark-triage clean
+.PHONY: help venv run demo test test-fast lint typecheck imports defs check benchmark benchmark-memory benchmark-triage benchmark-imap clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -63,6 +63,11 @@ benchmark-memory: $(STAMP) ## memory retrieval at 100k and 1M rows (about 40 min
 
 benchmark-triage: $(STAMP) ## triage: rules, classifier, model, cascade side by side (LLM=local|scripted|none)
 	$(BIN)/python benchmarks/triage.py --llm $(or $(LLM),local)
+
+benchmark-imap: $(STAMP) ## IMAP append-to-item latency: daemon polling, then the IDLE watcher (Dovecot; not in CI)
+	./scripts/setup-system.sh
+	$(BIN)/python benchmarks/imap_latency.py --mode daemon
+	$(BIN)/python benchmarks/imap_latency.py --mode idle
 
 clean: ## remove the virtualenv and the default home
 	rm -rf $(VENV) .opsbench

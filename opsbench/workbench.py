@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 WORKSPACE = REPO_ROOT / "workspace.yaml"
 SAMPLE_INBOX = REPO_ROOT / "samples" / "inbox"
-OUR_SERVERS = (b"dagster", b"opsbench.ui_server")
+OUR_SERVERS = (b"dagster", b"opsbench.ui_server", b"sensors.imap_idle")
 
 
 def _log(message: str) -> None:
@@ -137,6 +137,16 @@ def dagster_commands(port: int) -> dict[str, list[str]]:
     }
 
 
+def mail_watcher_command() -> list[str] | None:
+    """The IMAP IDLE watcher (sensors/imap_idle.py), when an account asks for it: mail then
+    arrives in about a second instead of at the inbox sensor's next poll."""
+    from resources.settings import SettingsResource
+
+    if not any(account.idle for account in SettingsResource().config().intake.imap):
+        return None
+    return [sys.executable, "-m", "sensors.imap_idle"]
+
+
 def seed_new_home(home: Home, store_is_empty: bool) -> int:
     """Only a brand-new home gets the sample mail: never mix samples into real work."""
     marker = home.root / ".seeded"
@@ -193,9 +203,10 @@ def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
     pids_file = home.root / "workbench.pids"
     stop_leftovers(pids_file)
     fail_runs_left_by_a_crash(home)
-    children = [
-        start_child(commands[name], logs / f"{name}.log", env) for name in ("daemon", "webserver")
-    ]
+    watcher = mail_watcher_command()
+    if watcher is not None:
+        commands["mail_watcher"] = watcher
+    children = [start_child(cmd, logs / f"{name}.log", env) for name, cmd in commands.items()]
     pids_file.write_text("\n".join(str(c.pid) for c in children))
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
