@@ -110,7 +110,11 @@ def _worker(name: str, dagster_home: Path, log: Path, env: dict[str, str]):  # t
         "-n",
         name,
         "--",
-        "--pool=solo",  # the step runs in the worker process that holds the broker channel
+        # Celery's default pool, one child: the step runs in a child of the process that holds
+        # the broker channel (with the solo pool an early ack may sit unsent while the step
+        # blocks, and a dead worker's task come back whatever celery.yaml says).
+        "--pool=prefork",
+        "--concurrency=1",
     ]
     return start_child(command, log, env)
 
