@@ -255,3 +255,153 @@ def memory_metadata(contexts: dict[str, Context]) -> dict[str, Any]:
         "memory_tokens": sum(c.tokens for c in contexts.values()),
         "memory_row_ids": dg.MetadataValue.json(used),
     }
+
+
+# ---------------------------------------------------------------- few-shot from the owner
+EXAMPLES_K = 3
+"""Past items a prompt may carry as examples, at most."""
+EXAMPLES_BUDGET = 300
+"""Their token budget unless the config names one (`memory.budgets.<agent>_examples`)."""
+MAX_EXAMPLE_LABELS = 500
+"""The newest labels searched (their texts are embedded for each search)."""
+
+
+def example_budget(budgets: dict[str, int], agent: str) -> int:
+    return int(budgets.get(f"{agent}_examples", EXAMPLES_BUDGET))
+
+
+def examples_for(
+    st: Store,
+    memory: Memory,
+    item: dict[str, Any],
+    agent: str,
+    *,
+    budget: int,
+    k: int = EXAMPLES_K,
+    run_id: str | None,
+    known: dict[str, Any] | None = None,
+) -> Context:
+    """The k past items most like this one that the owner confirmed (their category, and the
+    reply they approved or wrote), within `budget` tokens: chosen by code (cosine similarity
+    of the memory embeddings), once, and recorded like memory context (agent
+    "<agent>:examples", refs "label:<item_id>"), so re-runs carry exactly the same. `known`:
+    the labels by item id, when the caller read them once for a batch."""
+    name = f"{agent}:examples"
+    found = known if known is not None else labels_by_item(st)
+    stored = st.memory_context(item["id"], name)
+    if stored is not None:
+        rows = [
+            {"ref": ref, "line": example_line(found[ref.partition(":")[2]], agent)}
+            for ref in stored["row_ids"]
+            if ref.partition(":")[2] in found  # erased since: gone from the prompt too
+        ]
+        return Context(name, int(stored["budget"]), rows)
+    context = Context(name, budget)
+    candidates = [
+        label
+        for label in list(found.values())[-MAX_EXAMPLE_LABELS:]
+        if label["item_id"] != item["id"]
+        and label["category"]
+        and (agent == "triage" or label["reply"])
+        and not _flagged(st, label["item_id"])
+    ]
+    if not candidates:
+        return context  # nothing to learn from yet: nothing to record either
+    embedder = "none"
+    # An item first processed without examples keeps it that way: a re-run or a backfill
+    # reuses its answer instead of paying for a new one.
+    first_time = st.get_output(item["id"], agent.partition(":")[0]) is None
+    if budget > 0 and first_time and not item.get("flags"):
+        try:
+            context.rows = _nearest(memory, item, candidates, agent, budget, k)
+            embedder = memory.embedder.name
+        except Exception:  # examples are an aid: their failure never stops the line
+            embedder = "unavailable"
+            st.audit(item["id"], agent, "examples_unavailable", {"reason": "embedder_error"})
+    st.save_memory_context(
+        {
+            "item_id": item["id"],
+            "agent": name,
+            "row_ids": context.refs,
+            "versions": {},
+            "tokens": context.tokens,
+            "budget": budget,
+            "embedder": embedder,
+            "cutoff": now_iso(),
+            "run_id": run_id,
+            "at": now_iso(),
+        }
+    )
+    return context
+
+
+def labels_by_item(st: Store) -> dict[str, Any]:
+    from resources.store.labels import labels
+
+    return {label["item_id"]: label for label in labels(st)}
+
+
+def examples_for_batch(
+    st: Store,
+    memory: Memory,
+    items: list[dict[str, Any]],
+    agent: str,
+    budgets: dict[str, int],
+    run_id: str | None,
+) -> dict[str, Context]:
+    """Each item's examples for an agent asset (one read of the labels for the batch)."""
+    known = labels_by_item(st)
+    budget = example_budget(budgets, agent)
+    return {
+        i["id"]: examples_for(st, memory, i, agent, budget=budget, run_id=run_id, known=known)
+        for i in items
+    }  # fmt: skip
+
+
+def example_line(label: Any, agent: str) -> str:
+    subject = " ".join(str(label["subject"]).split())[:120]
+    body = " ".join(str(label["body"]).split())[:MAX_ROW_CHARS]
+    line = f"- {label['category']} (the owner's word): {subject}: {body}"
+    if agent != "triage" and label["reply"]:
+        reply = " ".join(str(label["reply"]).split())[:MAX_ROW_CHARS]
+        line += f"\n  approved reply: {reply}"
+    return line
+
+
+def _nearest(
+    memory: Memory,
+    item: dict[str, Any],
+    candidates: list[Any],
+    agent: str,
+    budget: int,
+    k: int,
+) -> list[dict[str, Any]]:
+    def text(subject: Any, body: Any) -> str:
+        return f"{subject or ''}\n{str(body or '')[:1000]}"
+
+    vectors = memory.embedder.embed(
+        [text(item.get("subject"), item.get("body"))]
+        + [text(c["subject"], c["body"]) for c in candidates]
+    )
+    query = vectors[0]
+    scored = sorted(
+        zip(candidates, vectors[1:], strict=True),
+        key=lambda pair: -sum(a * b for a, b in zip(query, pair[1], strict=True)),
+    )
+    chosen: list[dict[str, Any]] = []
+    used = 0
+    for label, _ in scored:
+        line = example_line(label, agent)
+        cost = estimate_tokens(line)
+        if len(chosen) >= k:
+            break
+        if used + cost > budget:
+            continue  # a shorter, less similar one may still fit
+        chosen.append({"ref": f"label:{label['item_id']}", "line": line})
+        used += cost
+    return chosen
+
+
+def _flagged(st: Store, item_id: str) -> bool:
+    found = st.get_item(item_id)
+    return bool(found and found.get("flags"))

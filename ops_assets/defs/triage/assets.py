@@ -15,6 +15,7 @@ from ops_assets.agents.agent_run import (
     release_retryable,
     rest_after_failure,
 )
+from ops_assets.agents.context import examples_for_batch
 from ops_assets.defs.triage import cascade, expectations, prompt, stages
 from ops_assets.defs.triage.contract import TriageResult
 from ops_assets.defs.triage.rules import urgency
@@ -103,8 +104,21 @@ def triage(
             decided.append((item, decision))
 
     client = llm.client(st, run_id=context.run.run_id, asset="triage")
+    # Few-shot: mail like this one the owner confirmed, chosen by code and recorded.
+    shots = examples_for_batch(
+        st, memory.get(st), [i for i, _ in to_model], "triage", config.memory.budgets,
+        context.run.run_id,
+    )  # fmt: skip
     requests = [
-        CallRequest("triage", i["id"], prompt.messages(i, config), TriageResult, prompt.VERSION)
+        CallRequest(
+            "triage",
+            i["id"],
+            prompt.messages(
+                i, config, examples=shots[i["id"]].render() if shots[i["id"]].rows else ""
+            ),
+            TriageResult,
+            prompt.VERSION,
+        )
         for i, _ in to_model
     ]
     results = client.run(requests)
@@ -151,7 +165,15 @@ def triage(
             # An answer (valid or not) is kept with its provenance; no answer keeps the old one.
             _reconsider(st, item, answered, failure)
             keep_answer(
-                st, item, request, result, answered, failure, batch=batch, run_id=context.run.run_id
+                st,
+                item,
+                request,
+                result,
+                answered,
+                failure,
+                batch=batch,
+                run_id=context.run.run_id,
+                memory_ids=shots[item["id"]].refs,
             )
         if result.error_code:
             failures[result.error_code] += 1
@@ -193,6 +215,7 @@ def triage(
                 item_ids=[i["id"] for i in items],
             ),
             "cascade_version": stages.VERSION,
+            "examples": sum(len(c.rows) for c in shots.values()),
             "classifier_version": clf.version or "none",
             "decided_by": dg.MetadataValue.json(dict(stage_counts)),
             "without_model": sum(d.stage in ("rules", "classifier") for d in first),

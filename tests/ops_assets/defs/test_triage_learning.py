@@ -232,3 +232,47 @@ def test_reprocess_shows_what_a_retrained_classifier_changes_at_no_model_cost(be
     assert (flip["category_before"], flip["category_after"]) == ("support", "other")
     assert flip["stage_after"] == "classifier"
     assert bench.store.get_item(support["id"])["state"] in RESTING
+
+
+def test_triage_prompts_carry_the_owners_confirmed_examples_chosen_and_recorded(bench) -> None:
+    folder = bench.home.inbox.parent / "mail"
+    body = "Our office printer shows a paper jam error on the website status page."
+    one = json_mail(folder, "printer-1", "ida@printco.example", "Printer status page", body)
+    key = bench.intake([one])
+    bench.materialize([triage], key)
+    (first,) = bench.store.items(batch=key)
+    recategorize(bench.store, first["id"], "other")
+
+    seen: list[list[dict]] = []
+
+    def capture(request: dict) -> dict:
+        from resources.llm.scripted import _email_text
+
+        seen.append(request["messages"])
+        return _default(_email_text(request))
+
+    bench.script(request_scripts={"triage": capture})
+    two = json_mail(folder, "printer-2", "ida@printco.example", "Printer status page again", body)
+    key = bench.intake([two])
+    meta = _meta(bench.materialize([triage], key), "triage")
+    (second,) = bench.store.items(batch=key)
+    (messages,) = seen
+    shown = [m["content"] for m in messages if "How the owner sorted" in m["content"]]
+    assert len(shown) == 1 and "other (the owner's word)" in shown[0]
+    assert meta["examples"] == 1
+    record = bench.store.memory_context(second["id"], "triage:examples")
+    assert record["row_ids"] == [f"label:{first['id']}"]
+    assert bench.store.get_output(second["id"], "triage")["memory_ids"] == record["row_ids"]
+
+
+def test_a_prompt_without_examples_is_the_request_it_always_was() -> None:
+    from ops_assets.defs.reply_draft import prompt as reply_prompt
+    from ops_assets.defs.triage import prompt as triage_prompt
+    from resources.settings.config import load_config
+
+    config, mail = load_config(), {"sender": "a@b.example", "subject": "Hi", "body": "Hello"}
+    plain = triage_prompt.messages(mail, config)
+    assert len(plain) == 2 and len(triage_prompt.messages(mail, config, examples="- x")) == 3
+    triage_row = {"category": "support", "summary": "hi"}
+    assert len(reply_prompt.messages(mail, triage_row, config)) == 2
+    assert len(reply_prompt.messages(mail, triage_row, config, examples="- x")) == 3
