@@ -7,6 +7,7 @@ SMTP sink counts Message-IDs), and the model was paid again for no more requests
 worker had claimed when it died (the store's call claims; the stub counts requests per hash).
 The Opsbench store stays on SQLite here (its Postgres backend is another piece of work)."""
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -129,6 +130,31 @@ def _group_pids(pgid: int) -> set[int]:
         if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp
             pids.add(int(stat.parent.name))
     return pids
+
+
+def _stop_leftovers(dagster_home: Path) -> None:
+    """Processes of this instance that outlived their parents (a code server the daemon
+    started, a run worker whose step died): this test started them, so it ends them."""
+    mark = f"DAGSTER_HOME={dagster_home}".encode()
+    pids = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if (
+                mark in environ.read_bytes().split(b"\0")
+                and int(environ.parent.name) != os.getpid()
+            ):
+                pids.append(int(environ.parent.name))
+        except OSError:
+            continue
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 10
+        while sig == signal.SIGTERM and time.monotonic() < deadline:
+            if not any(Path(f"/proc/{pid}").exists() for pid in pids):
+                return
+            time.sleep(0.1)
 
 
 def _claims(store_url: str) -> list[dict]:
@@ -259,6 +285,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_pays_nothing_twice(
             )
         finally:
             stop_children(children)
+            _stop_leftovers(dagster_home)
 
     items = store.items()
     # 0 lost: every mail is an item, each in a state it rests in.
