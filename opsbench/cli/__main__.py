@@ -1,0 +1,5 @@
+"""`python -m opsbench.cli`."""
+
+from opsbench.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""What the work cost and whom it served: `cost` (per delivered outcome) and `crm`."""
+
+from typing import Any
+
+from opsbench.cli import ui
+from opsbench.cli.core import EXIT_OK, Config, Home, Json, app, out, setup
+
+PANEL = "Reports"
+
+
+@app.command(rich_help_panel=PANEL)
+def cost(home: Home = None, config: Config = None, json: Json = False) -> int:
+    """Cost per delivered outcome, and per workflow, category and day."""
+    _, store = setup(home, config)
+    from ops_assets.observability.costs import cost_report
+
+    report = cost_report(store)
+    if json:
+        out(report, True)
+        return EXIT_OK
+    per = report["cost_per_outcome_usd"]
+    console = ui.stdout()
+    console.print(
+        f"{report['model_calls']} paid calls, {report['cache_hits']} cache hits, "
+        f"{report['tokens_in']}/{report['tokens_out']} tokens, ${report['cost_usd']:.6f} "
+        f"(saved ${report['saved_usd']:.6f} by the call ledger)\n"
+        f"{len(report['outcomes'])} delivered outcomes"
+        + (f", ${per:.6f} each on average" if per is not None else "")
+        + f"\nunattributed: {report['unattributed']['model_calls']} calls, "
+        f"${report['unattributed']['cost_usd']:.6f}",
+        markup=False,
+        highlight=False,
+    )
+    for title in ("by workflow", "by category", "by day"):
+        console.print(_breakdown(title, report[title.replace(" ", "_")]))
+    return EXIT_OK
+
+
+def _breakdown(title: str, rows: dict[str, dict[str, Any]]) -> Any:
+    return ui.table(
+        title,
+        (title.removeprefix("by "), "calls", "cache hits", "tokens in/out", "USD"),
+        [
+            (
+                name,
+                row.get("model_calls", 0),
+                row.get("cache_hits", 0),
+                f"{row.get('tokens_in', 0)}/{row.get('tokens_out', 0)}",
+                f"{row.get('cost_usd', 0.0):.6f}",
+            )
+            for name, row in rows.items()
+        ],
+    )
+
+
+@app.command(rich_help_panel=PANEL)
+def crm(home: Home = None, config: Config = None, json: Json = False) -> int:
+    """The contacts and deals the CRM executor keeps."""
+    _, store = setup(home, config)
+    report = {"contacts": store.contacts(), "deals": store.deals()}
+    if json:
+        out(report, True)
+        return EXIT_OK
+    if not report["contacts"] and not report["deals"]:
+        out("no contacts yet", False)
+        return EXIT_OK
+    console = ui.stdout()
+    console.print(
+        ui.table(
+            "contacts",
+            ("email", "name", "company", "in", "out", "last category", "last seen"),
+            [
+                (
+                    c["email"],
+                    c["name"],
+                    c["company"],
+                    c["messages"],
+                    c["replies_sent"],
+                    c["last_category"],
+                    ui.age(c["last_seen"]) + " ago",
+                )
+                for c in report["contacts"]
+            ],
+        )
+    )
+    if report["deals"]:
+        console.print(
+            ui.table(
+                "deals",
+                ("id", "stage", "contact", "amount", "title"),
+                [
+                    (d["id"], d["stage"], d["contact_email"], d["amount"], d["title"])
+                    for d in report["deals"]
+                ],
+            )
+        )
+    return EXIT_OK

@@ -1,0 +1,92 @@
+"""`status`: what an operator checks first — states, budgets, kill switch, sensors, deferred
+work, recent failures, alerts and memory."""
+
+from typing import Any
+
+from rich.console import Group
+from rich.text import Text
+
+from opsbench.cli import ui
+from opsbench.cli.core import EXIT_OK, Config, Home, Json, app, out, setup
+
+
+def deferred_lines(groups: dict[str, Any]) -> list[str]:
+    """Per reason: how many wait and when the first is next tried (also used by `demo`)."""
+    lines = []
+    for reason, group in groups.items():
+        when = f"until {group['waits_for']}"
+        if group["next_try"]:
+            when = f"next try {group['next_try']} (waits for {group['waits_for']})"
+        lines.append(f"deferred {reason}: {group['count']}, {when}")
+    return lines
+
+
+@app.command(rich_help_panel="Items")
+def status(home: Home = None, config: Config = None, json: Json = False) -> int:
+    """Counts per state, budgets, kill switch, sensors, deferred items, failures, memory."""
+    opened, store = setup(home, config)
+    from opsbench.status import status as report_of
+
+    report = report_of(opened, store)
+    if json:
+        out(report, True)
+    else:
+        ui.stdout().print(_status_view(report))
+    return EXIT_OK
+
+
+def _status_view(report: dict[str, Any]) -> Group:
+    memory = report["memory"]
+    head = Text(
+        f"home {report['home']}\nkill switch: {report['kill_switch']}\n"
+        f"memory: {memory['episodic_rows']} episodes, {memory['facts']} facts, "
+        f"{memory['contested_facts']} contested (opsbench memory conflicts), "
+        f"{memory['unconsolidated_rows']} rows for the archivist\n"
+        f"alerts: {report['alerts']['count']} (see <home>/alerts/alerts.jsonl)"
+    )
+    parts: list[Any] = [head]
+    states = [(k, v) for k, v in report["states"].items() if v]
+    parts.append(ui.table("states", ("state", "items"), states or [("none", 0)]))
+    parts.append(
+        ui.table(
+            "budgets today (USD)",
+            ("budget", "used", "limit", "left"),
+            [
+                (k, f"{v['used_usd']:.4f}", f"{v['limit_usd']:.2f}", f"{v['left_usd']:.4f}")
+                for k, v in report["budgets"].items()
+            ],
+        )
+    )
+    parts.append(ui.table("sensors", ("sensor", "state"), list(report["sensors"].items())))
+    if report["deferred"]:
+        parts.append(Text("\n".join(deferred_lines(report["deferred_groups"]))))
+        parts.append(
+            ui.table(
+                "deferred",
+                ("id", "reason", "attempt", "next try"),
+                [
+                    (d["id"], d["reason_code"], d["attempt"], d["next_try"] or "on resume")
+                    for d in report["deferred"]
+                ],
+            )
+        )
+    if report["last_failures"]:
+        parts.append(
+            ui.table(
+                "recent failures",
+                ("id", "state", "reason"),
+                [(f["id"], f["state"], f["reason_code"]) for f in report["last_failures"]],
+            )
+        )
+    if report["alerts"]["last"]:
+        parts.append(
+            ui.table(
+                "last alerts",
+                ("at", "kind", "check or job", "run"),
+                [
+                    (a["at"], a["kind"], a.get("check") or a.get("job"), a["run_id"][:8])
+                    for a in report["alerts"]["last"]
+                ],
+            )
+        )
+    return Group(*parts)
