@@ -26,8 +26,20 @@ from rich.table import Table
 
 
 def stdout() -> Console:
-    """A console on the current sys.stdout (tests swap it); wide enough not to fold ids."""
-    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
+    """A console on the current sys.stdout (tests swap it)."""
+    return Console(file=sys.stdout)
+
+
+def show(*renderables: Any) -> None:
+    """Print on stdout. Into a pipe or a file, as wide as the content needs, so a row stays
+    one line for grep; on a terminal, as wide as the terminal."""
+    console = stdout()
+    if not console.is_terminal:
+        wide = Console(file=sys.stdout, width=10_000)
+        needed = max((wide.measure(r).maximum for r in renderables), default=80)
+        console = Console(file=sys.stdout, width=max(80, needed))
+    for renderable in renderables:
+        console.print(renderable)
 
 
 def stderr() -> Console:
@@ -44,7 +56,7 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
 
 
 def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    stdout().print(table(title, columns, rows))
+    show(table(title, columns, rows))
 
 
 def age(stamp: str | None, now: dt.datetime | None = None) -> str:

@@ -214,7 +214,7 @@ def test_export_and_erase_a_contact(tmp_path) -> None:
     contact = "priya@harbourbakery.example"
     known = json.loads(opsbench("export", "--contact", contact, "--home", str(home)).stdout)
     assert len(known["items"]) == 1 and known["memory"]
-    erased = opsbench("erase", "--contact", contact, "--home", str(home), "--json")
+    erased = opsbench("erase", "--contact", contact, "--home", str(home), "--json", "--yes")
     assert erased.returncode == 0, erased.stderr
     assert json.loads(erased.stdout)["still_found"] == []
     again = json.loads(opsbench("export", "--contact", contact, "--home", str(home)).stdout)

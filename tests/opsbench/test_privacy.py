@@ -179,7 +179,9 @@ def test_a_bounce_quoting_the_address_then_erase_exits_0_and_finds_nothing(
     (hers,) = bench.store.items_of_contact(PRIYA)
     assert (hers["state"], hers["reason_code"]) == ("awaiting_human", "delivery_failed")
 
-    assert main(["erase", "--contact", PRIYA, "--home", str(bench.home.root), "--json"]) == 0
+    assert (
+        main(["erase", "--contact", PRIYA, "--home", str(bench.home.root), "--json", "--yes"]) == 0
+    )
     assert find(bench.home, [PRIYA.encode(), b"mailbox unknown"]) == []
 
 

@@ -55,7 +55,7 @@ def approvals(home: Home = None, config: Config = None, json: Json = False) -> i
         ],
     )
     shown.show_lines = True
-    ui.stdout().print(shown)
+    ui.show(shown)
     return EXIT_OK
 
 

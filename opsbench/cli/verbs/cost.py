@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from rich.text import Text
+
 from opsbench.cli import ui
 from opsbench.cli.core import EXIT_OK, Config, Home, Json, app, out, setup
 
@@ -19,20 +21,20 @@ def cost(home: Home = None, config: Config = None, json: Json = False) -> int:
         out(report, True)
         return EXIT_OK
     per = report["cost_per_outcome_usd"]
-    console = ui.stdout()
-    console.print(
+    summary = Text(
         f"{report['model_calls']} paid calls, {report['cache_hits']} cache hits, "
         f"{report['tokens_in']}/{report['tokens_out']} tokens, ${report['cost_usd']:.6f} "
         f"(saved ${report['saved_usd']:.6f} by the call ledger)\n"
         f"{len(report['outcomes'])} delivered outcomes"
         + (f", ${per:.6f} each on average" if per is not None else "")
         + f"\nunattributed: {report['unattributed']['model_calls']} calls, "
-        f"${report['unattributed']['cost_usd']:.6f}",
-        markup=False,
-        highlight=False,
+        f"${report['unattributed']['cost_usd']:.6f}"
     )
-    for title in ("by workflow", "by category", "by day"):
-        console.print(_breakdown(title, report[title.replace(" ", "_")]))
+    breakdowns = [
+        _breakdown(title, report[title.replace(" ", "_")])
+        for title in ("by workflow", "by category", "by day")
+    ]
+    ui.show(summary, *breakdowns)
     return EXIT_OK
 
 
@@ -64,8 +66,7 @@ def crm(home: Home = None, config: Config = None, json: Json = False) -> int:
     if not report["contacts"] and not report["deals"]:
         out("no contacts yet", False)
         return EXIT_OK
-    console = ui.stdout()
-    console.print(
+    shown = [
         ui.table(
             "contacts",
             ("email", "name", "company", "in", "out", "last category", "last seen"),
@@ -82,9 +83,9 @@ def crm(home: Home = None, config: Config = None, json: Json = False) -> int:
                 for c in report["contacts"]
             ],
         )
-    )
+    ]
     if report["deals"]:
-        console.print(
+        shown.append(
             ui.table(
                 "deals",
                 ("id", "stage", "contact", "amount", "title"),
@@ -94,4 +95,5 @@ def crm(home: Home = None, config: Config = None, json: Json = False) -> int:
                 ],
             )
         )
+    ui.show(*shown)
     return EXIT_OK

@@ -31,7 +31,7 @@ def status(home: Home = None, config: Config = None, json: Json = False) -> int:
     if json:
         out(report, True)
     else:
-        ui.stdout().print(_status_view(report))
+        ui.show(_status_view(report))
     return EXIT_OK
 
 
