@@ -197,7 +197,7 @@ def test_demo_with_the_kill_switch_on_returns_at_once_and_says_so(tmp_path) -> N
 
     (tmp_path / "empty").mkdir()
     assert opsbench("demo", "--inbox", str(tmp_path / "empty"), "--llm", "scripted").returncode == 0
-    assert opsbench("kill").returncode == 0
+    assert opsbench("kill", "--yes").returncode == 0
     started = time.monotonic()
     done = opsbench(
         "demo", "--inbox", str(inbox), "--llm", "scripted", "--timeout", "600", "--json"
