@@ -2,25 +2,14 @@
 (chosen once, reused on every re-run) and which episodic rows the archivist has read."""
 
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
-from typing import Any
 
 import sqlalchemy as sa
 
 from resources.store import schema as t
+from resources.store.base import Row, StoreBase
 
-Row = dict[str, Any]
 
-
-class MemoryRecords:
-    """Mixed into Store: uses its `tx`, `_all` and `_audit`."""
-
-    def tx(self) -> AbstractContextManager[sa.Connection]:
-        raise NotImplementedError
-
-    def _all(self, query: sa.Select[Any]) -> list[Row]:
-        raise NotImplementedError
-
+class MemoryRecords(StoreBase):
     def memory_context(self, item_id: str, agent: str) -> Row | None:
         mc = t.memory_context
         rows = self._all(mc.select().where(mc.c.item_id == item_id, mc.c.agent == agent))
