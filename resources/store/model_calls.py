@@ -16,6 +16,10 @@ class BudgetExhausted(Exception):
 
 
 class ModelCalls(StoreBase):
+    def _today(self) -> str:
+        """The budget's day (the facade reads it from `store.today`, which tests set)."""
+        return today()
+
     def get_call(self, request_hash: str) -> Row | None:
         rows = self._all(t.model_calls.select().where(t.model_calls.c.request_hash == request_hash))
         return rows[0] if rows else None
@@ -34,7 +38,7 @@ class ModelCalls(StoreBase):
         Settled reservations count at their actual cost, open ones at their worst case, so
         concurrent callers can never overspend between them.
         """
-        day = today()
+        day = self._today()
         br = t.budget_reservations
         committed_expr = sa.func.coalesce(
             sa.func.sum(
@@ -102,7 +106,7 @@ class ModelCalls(StoreBase):
         amount = sa.case((br.c.status == "settled", br.c.actual_usd), else_=br.c.reserved_usd)
         query = (
             sa.select(br.c.workflow, sa.func.coalesce(sa.func.sum(amount), 0.0))
-            .where(br.c.day == today(), br.c.status != "released")
+            .where(br.c.day == self._today(), br.c.status != "released")
             .group_by(br.c.workflow)
         )
         usage: dict[str, float] = {}
@@ -193,7 +197,7 @@ class ModelCalls(StoreBase):
     def spent_today(self) -> float:
         br = t.budget_reservations
         query = sa.select(sa.func.coalesce(sa.func.sum(br.c.actual_usd), 0.0)).where(
-            br.c.day == today(), br.c.status == "settled"
+            br.c.day == self._today(), br.c.status == "settled"
         )
         with self.read() as conn:
             return float(conn.execute(query).scalar_one())
