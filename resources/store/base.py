@@ -2,6 +2,7 @@
 the dialect's INSERT (for ON CONFLICT) and timestamps. Holds no table of its own."""
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,6 +30,18 @@ def insert(conn: sa.Connection, table: sa.Table) -> Any:
     if conn.dialect.name == "sqlite":
         return sqlite.insert(table)
     raise NotImplementedError(f"the store needs INSERT .. ON CONFLICT ({conn.dialect.name})")
+
+
+def serialise(conn: sa.Connection, *keys: str) -> None:
+    """Make transactions that name one of these keys run one after the other, for a check
+    no row lock can cover (a sum over rows, "is there already an item like this one").
+    Postgres: transaction-scoped advisory locks, released at commit. SQLite: nothing to do,
+    the write transaction already holds the database's only write lock."""
+    if conn.dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):  # one order for everyone: no deadlock between two keys
+        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": number})
 
 
 class StoreBase:

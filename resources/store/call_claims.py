@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from resources.processes import pid_alive
 from resources.store import schema as t
-from resources.store.base import Row, StoreBase, now_iso
+from resources.store.base import Row, StoreBase, insert, now_iso
 
 
 @dataclass(frozen=True)
@@ -47,16 +47,7 @@ class Asker:
 
 
 def _insert_unless_present(conn: sa.Connection, values: Row) -> sa.Executable:
-    table = t.model_call_claims
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert(table).values(values).on_conflict_do_nothing()
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert(table).values(values).on_conflict_do_nothing()
-    raise NotImplementedError(f"call claims need INSERT .. ON CONFLICT ({conn.dialect.name})")
+    return insert(conn, t.model_call_claims).values(values).on_conflict_do_nothing()  # type: ignore[no-any-return]
 
 
 class CallClaims(StoreBase):

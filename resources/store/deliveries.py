@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from resources.store import schema as t
-from resources.store.base import Row, StoreBase, now_iso
+from resources.store.base import Row, StoreBase, insert, now_iso
 
 
 class ContactErased(Exception):
@@ -33,22 +33,10 @@ class Deliveries(StoreBase):
             return bool(conn.execute(query).scalar_one())
 
     def delivery_intent(self, row: Row) -> Row:
-        """Record the intent to deliver, once per (item, destination, purpose); return the row."""
+        """Record the intent to deliver, once per (item, destination, purpose); return the row
+        (the first one recorded, when two writers race)."""
         d = t.deliveries
         with self.tx() as conn:
-            found = (
-                conn.execute(
-                    d.select().where(
-                        d.c.item_id == row["item_id"],
-                        d.c.destination == row["destination"],
-                        d.c.purpose == row["purpose"],
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            if found:
-                return dict(found)
             stamp = now_iso()
             values = {
                 **row,
@@ -57,7 +45,24 @@ class Deliveries(StoreBase):
                 "created_at": stamp,
                 "updated_at": stamp,
             }
-            conn.execute(d.insert().values(**values))
+            inserted = conn.execute(
+                insert(conn, d)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["item_id", "destination", "purpose"])
+            )
+            if inserted.rowcount != 1:
+                found = (
+                    conn.execute(
+                        d.select().where(
+                            d.c.item_id == row["item_id"],
+                            d.c.destination == row["destination"],
+                            d.c.purpose == row["purpose"],
+                        )
+                    )
+                    .mappings()
+                    .one()
+                )
+                return dict(found)
             self._audit(
                 conn,
                 row["item_id"],
@@ -84,14 +89,16 @@ class Deliveries(StoreBase):
         With `expect`, only from those states (compare-and-set); returns whether it moved."""
         d = t.deliveries
         with self.tx() as conn:
-            item_id = conn.execute(sa.select(d.c.item_id).where(d.c.id == delivery_id)).scalar_one()
             values: Row = {"state": state, "updated_at": now_iso()}
             if receipt is not None:
                 values["receipt"] = receipt
             query = d.update().where(d.c.id == delivery_id)
             if expect is not None:
                 query = query.where(d.c.state.in_(list(expect)))
-            if conn.execute(query.values(**values)).rowcount != 1:
+            item_id = conn.execute(query.values(**values).returning(d.c.item_id)).scalar()
+            if item_id is None:
+                if expect is None:
+                    raise sa.exc.NoResultFound(f"no delivery {delivery_id!r}")
                 return False
             self._audit(
                 conn,
@@ -112,10 +119,12 @@ class Deliveries(StoreBase):
         """From now on nothing is sent to this address (an erase): checked by every attempt."""
         c, key = t.controls, self._delivery_tombstone(email)
         with self.tx() as conn:
-            if conn.execute(sa.select(c.c.key).where(c.c.key == key)).first() is None:
-                conn.execute(
-                    c.insert().values(key=key, value="erased", actor="privacy", at=now_iso())
-                )
+            blocked = conn.execute(
+                insert(conn, c)
+                .values(key=key, value="erased", actor="privacy", at=now_iso())
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+            if blocked.rowcount == 1:
                 self._audit(conn, None, "privacy", "delivery_blocked", {})
 
     def delivery_content(self, delivery_id: str, content_hash: str) -> None:
@@ -123,36 +132,38 @@ class Deliveries(StoreBase):
         records what is sent now."""
         d = t.deliveries
         with self.tx() as conn:
-            conn.execute(
+            item_id = conn.execute(
                 d.update()
                 .where(d.c.id == delivery_id)
                 .values(content_hash=content_hash, updated_at=now_iso())
-            )
-            item_id = conn.execute(sa.select(d.c.item_id).where(d.c.id == delivery_id)).scalar_one()
+                .returning(d.c.item_id)
+            ).scalar_one()
             self._audit(conn, item_id, "delivery", "delivery_content", {"delivery_id": delivery_id})
 
     def delivery_attempt(self, delivery_id: str, seen_attempts: int) -> bool:
         """Count a send attempt, compare-and-set: of two drains only one may send. Raises
-        ContactErased, in the same transaction, when the destination's contact was erased:
-        an erase committed before this attempt always wins."""
+        ContactErased when the destination's contact was erased: the tombstone is checked in
+        the counting UPDATE's own WHERE, so an erase committed before this attempt always
+        wins."""
         d, c = t.deliveries, t.controls
         with self.tx() as conn:
-            destination = conn.execute(
+            destination = conn.execute(  # never changes once recorded
                 sa.select(d.c.destination).where(d.c.id == delivery_id)
             ).scalar_one()
             tombstone = self._delivery_tombstone(destination)
-            if conn.execute(sa.select(c.c.key).where(c.c.key == tombstone)).first() is not None:
-                raise ContactErased(delivery_id)
-            result = conn.execute(
+            erased = sa.select(c.c.key).where(c.c.key == tombstone).exists()
+            item_id = conn.execute(
                 d.update()
-                .where(d.c.id == delivery_id, d.c.attempts == seen_attempts)
+                .where(d.c.id == delivery_id, d.c.attempts == seen_attempts, ~erased)
                 # "attempting" until the send's outcome is recorded: a crash leaves it there,
                 # and the next drain asks instead of sending again.
                 .values(attempts=seen_attempts + 1, state="attempting", updated_at=now_iso())
-            )
-            if result.rowcount != 1:
+                .returning(d.c.item_id)
+            ).scalar()
+            if item_id is None:
+                if conn.execute(sa.select(erased)).scalar():
+                    raise ContactErased(delivery_id)
                 return False
-            item_id = conn.execute(sa.select(d.c.item_id).where(d.c.id == delivery_id)).scalar_one()
             self._audit(
                 conn,
                 item_id,

@@ -2,14 +2,14 @@
 with their audit rows), and the intake batches that carry them."""
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from resources.store import schema as t
-from resources.store.base import Row, StoreBase, now_iso
+from resources.store.base import Row, StoreBase, insert, now_iso, serialise
 from resources.store.states import (
     ALL_STATES,
     BATCH_PENDING,
@@ -34,6 +34,12 @@ def _close_in_time(first: str | None, second: str | None) -> bool:
     return abs(a - b) <= DUPLICATE_WINDOW
 
 
+def _chunks(ids: Sequence[str], size: int = 500) -> Iterator[list[str]]:
+    """Well under every backend's bound-parameter limit."""
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
 @dataclass(frozen=True)
 class Registered:
     item_id: str
@@ -49,17 +55,18 @@ class Items(StoreBase):
         Duplicates (the same message: see `_find_original`) are recorded as such, pointing at
         the first item that carried them.
         """
+        wi = t.work_items
         with self.tx() as conn:
-            existing = conn.execute(
-                sa.select(t.work_items.c.state, t.work_items.c.duplicate_of).where(
-                    t.work_items.c.id == item["id"]
-                )
-            ).first()
+            existing = self._registered(conn, item["id"])
             if existing:
-                return Registered(item["id"], existing.state, existing.duplicate_of, False)
+                return existing
             state = item.get("state", "received")
             duplicate_of = None
             if state == "received":
+                # Two copies of one message registered at once must not both see "no original".
+                keys = [f"message_id:{item[k]}" for k in ("message_id",) if item.get(k)]
+                keys += [f"content_hash:{item[k]}" for k in ("content_hash",) if item.get(k)]
+                serialise(conn, *keys)
                 duplicate_of = self._find_original(conn, item)
                 if duplicate_of:
                     state = "duplicate"
@@ -74,7 +81,14 @@ class Items(StoreBase):
             }
             if duplicate_of:
                 values.update(reason_code="duplicate", reason=f"same message as {duplicate_of}")
-            conn.execute(t.work_items.insert().values(**values))
+            inserted = conn.execute(
+                insert(conn, wi).values(**values).on_conflict_do_nothing(index_elements=["id"])
+            )
+            if inserted.rowcount != 1:  # a racing replay registered it first
+                registered = self._registered(conn, item["id"])
+                if registered is None:
+                    raise RuntimeError(f"work item {item['id']!r} conflicted but is not there")
+                return registered
             self._audit(
                 conn,
                 item["id"],
@@ -89,6 +103,14 @@ class Items(StoreBase):
                 },
             )
             return Registered(item["id"], state, duplicate_of, True)
+
+    @staticmethod
+    def _registered(conn: sa.Connection, item_id: str) -> Registered | None:
+        wi = t.work_items
+        row = conn.execute(
+            sa.select(wi.c.state, wi.c.duplicate_of).where(wi.c.id == item_id)
+        ).first()
+        return Registered(item_id, row.state, row.duplicate_of, False) if row else None
 
     def _find_original(self, conn: sa.Connection, item: Row) -> str | None:
         """The first usable item that is the same message: the same Message-ID, or the same
@@ -116,14 +138,13 @@ class Items(StoreBase):
         return None
 
     def create_batch(self, key: str, trigger: str, item_count: int) -> None:
+        b = t.batches
         with self.tx() as conn:
-            exists = conn.execute(sa.select(t.batches.c.key).where(t.batches.c.key == key)).first()
-            if not exists:
-                conn.execute(
-                    t.batches.insert().values(
-                        key=key, trigger=trigger, item_count=item_count, created_at=now_iso()
-                    )
-                )
+            conn.execute(
+                insert(conn, b)
+                .values(key=key, trigger=trigger, item_count=item_count, created_at=now_iso())
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
 
     def transition(
         self,
@@ -140,36 +161,102 @@ class Items(StoreBase):
         """Move an item to `target`, with its audit record, atomically.
 
         With `expect`, the move only happens from one of those states (returns False otherwise):
-        that is how two writers racing for one item settle who moves it.
+        that is how two writers racing for one item settle who moves it. Without, an unknown
+        item raises NoResultFound.
         """
-        if target not in ALL_STATES:
-            raise ValueError(f"unknown state {target!r}")
+        moved = self.transition_many(
+            [item_id],
+            expect,
+            target,
+            actor=actor,
+            reason_code=reason_code,
+            reason=reason,
+            detail=detail,
+            **fields,
+        )
+        if not moved and expect is None:
+            raise sa.exc.NoResultFound(f"no work item {item_id!r}")
+        return bool(moved)
+
+    def transition_many(
+        self,
+        item_ids: Iterable[str],
+        from_states: Iterable[str] | None,
+        to_state: str,
+        *,
+        actor: str,
+        reason_code: str | None = None,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> list[str]:
+        """Move these items to `to_state` from any of `from_states` (None: from wherever they
+        are), each with its audit record, all in one transaction; returns the ids that moved.
+
+        Each move is a compare-and-set in SQL (`UPDATE .. WHERE id IN (..) AND state = :seen`),
+        so of two writers racing for an item exactly one moves it; the row count says which.
+        Items in none of `from_states` (or unknown) stay where they are. An item in an
+        expected state that may not move to `to_state` raises IllegalTransition, and nothing
+        moves.
+        """
+        if to_state not in ALL_STATES:
+            raise ValueError(f"unknown state {to_state!r}")
+        expected = None if from_states is None else set(from_states)
+        ids = list(dict.fromkeys(item_ids))
+        wi = t.work_items
+        moved: dict[str, str] = {}  # id -> the state it moved from
         with self.tx() as conn:
-            current = conn.execute(
-                sa.select(t.work_items.c.state).where(t.work_items.c.id == item_id)
-            ).scalar_one()
-            if expect is not None and current not in expect:
-                return False
-            check_transition(current, target)
-            conn.execute(
-                t.work_items.update()
-                .where(t.work_items.c.id == item_id)
-                .values(
-                    state=target,
-                    reason_code=reason_code,
-                    reason=reason,
-                    updated_at=now_iso(),
-                    **fields,
-                )
-            )
-            self._audit(
-                conn,
-                item_id,
-                actor,
-                "state",
-                {"from": current, "to": target, "reason_code": reason_code, **(detail or {})},
-            )
-            return True
+            pending = set(ids)
+            # Another round only for ids a concurrent writer moved between our read and our
+            # update (Postgres; SQLite's write lock excludes it); each round re-reads them.
+            for _round in range(len(ALL_STATES)):
+                if not pending:
+                    break
+                groups: dict[str, list[str]] = {}
+                for chunk in _chunks(sorted(pending)):
+                    rows = conn.execute(
+                        sa.select(wi.c.id, wi.c.state).where(wi.c.id.in_(chunk))
+                    ).all()
+                    pending.difference_update(set(chunk) - {r.id for r in rows})  # unknown
+                    for row in rows:
+                        if expected is not None and row.state not in expected:
+                            pending.discard(row.id)
+                            continue
+                        check_transition(row.state, to_state)
+                        groups.setdefault(row.state, []).append(row.id)
+                stamp = now_iso()
+                for seen, group in groups.items():
+                    for chunk in _chunks(group):
+                        result = conn.execute(
+                            wi.update()
+                            .where(wi.c.id.in_(chunk), wi.c.state == seen)
+                            .values(
+                                state=to_state,
+                                reason_code=reason_code,
+                                reason=reason,
+                                updated_at=stamp,
+                                **fields,
+                            )
+                            .returning(wi.c.id)
+                        )
+                        for (item_id,) in result:
+                            moved[item_id] = seen
+                            pending.discard(item_id)
+            for item_id in ids:
+                if item_id in moved:
+                    self._audit(
+                        conn,
+                        item_id,
+                        actor,
+                        "state",
+                        {
+                            "from": moved[item_id],
+                            "to": to_state,
+                            "reason_code": reason_code,
+                            **(detail or {}),
+                        },
+                    )
+        return [i for i in ids if i in moved]
 
     def update_fields(self, item_id: str, **fields: Any) -> None:
         with self.tx() as conn:

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from resources.store import schema as t
-from resources.store.base import Row, StoreBase, now_iso, today
+from resources.store.base import Row, StoreBase, insert, now_iso, serialise, today
 
 
 class BudgetExhausted(Exception):
@@ -36,7 +36,10 @@ class ModelCalls(StoreBase):
         """Reserve the worst case of a call against today's budgets, or raise BudgetExhausted.
 
         Settled reservations count at their actual cost, open ones at their worst case, so
-        concurrent callers can never overspend between them.
+        concurrent callers can never overspend between them: the budget check is the WHERE of
+        the INSERT itself (one statement, under SQLite's write lock), and on Postgres, where
+        two such statements would not see each other's rows, reservers of one day take turns
+        (an advisory lock per day).
         """
         day = self._today()
         br = t.budget_reservations
@@ -46,58 +49,59 @@ class ModelCalls(StoreBase):
             ),
             0.0,
         )
-        open_or_settled = (br.c.day == day, br.c.status != "released")
-        refused: dict[str, Any] | None = None
+
+        def committed(*where: Any) -> Any:
+            return sa.select(committed_expr).where(
+                br.c.day == day, br.c.status != "released", *where
+            )
+
+        limits: list[tuple[str, float, Any]] = [("daily", daily_budget_usd, committed())]
+        if workflow and workflow_budget_usd is not None:
+            limits.append((workflow, workflow_budget_usd, committed(br.c.workflow == workflow)))
+        worst = sa.literal(worst_case_usd, sa.Float)
+        fits = [
+            query.scalar_subquery() + worst <= sa.literal(budget + 1e-12, sa.Float)
+            for _scope, budget, query in limits
+        ]
+        row = sa.select(
+            sa.literal(day, sa.String),
+            sa.literal(workflow, sa.String),
+            sa.literal(request_hash, sa.String),
+            worst,
+            sa.literal("reserved", sa.String),
+            sa.literal(now_iso(), sa.String),
+        ).where(*fits)
+        columns = ["day", "workflow", "request_hash", "reserved_usd", "status", "at"]
         with self.tx() as conn:
-            limits = [
+            serialise(conn, f"budget:{day}")
+            reserved = conn.execute(
+                br.insert().from_select(columns, row).returning(br.c.id)
+            ).scalar()
+            if reserved is not None:
+                return int(reserved)
+            # Refused: say which budget, and audit it (committed: the refusal must outlive
+            # the refused call).
+            spent = [float(conn.execute(query).scalar_one()) for _s, _b, query in limits]
+            # The first budget the call does not fit (the last one if the check raced).
+            scope, budget, committed_usd = next(
                 (
-                    "daily",
-                    daily_budget_usd,
-                    conn.execute(sa.select(committed_expr).where(*open_or_settled)).scalar_one(),
-                )
-            ]
-            if workflow and workflow_budget_usd is not None:
-                limits.append(
-                    (
-                        workflow,
-                        workflow_budget_usd,
-                        conn.execute(
-                            sa.select(committed_expr).where(
-                                *open_or_settled, br.c.workflow == workflow
-                            )
-                        ).scalar_one(),
-                    )
-                )
-            for scope, budget, committed in limits:
-                if committed + worst_case_usd > budget + 1e-12:
-                    refused = {
-                        "day": day,
-                        "scope": scope,
-                        "committed_usd": committed,
-                        "worst_case_usd": worst_case_usd,
-                        "budget_usd": budget,
-                    }
-                    break
-            else:
-                result = conn.execute(
-                    br.insert().values(
-                        day=day,
-                        workflow=workflow,
-                        request_hash=request_hash,
-                        reserved_usd=worst_case_usd,
-                        status="reserved",
-                        at=now_iso(),
-                    )
-                )
-                (reservation_id,) = result.inserted_primary_key or (0,)
-                return int(reservation_id)
-        # Audited in a transaction of its own: the refusal must outlive the refused call.
-        with self.tx() as conn:
+                    (scope, budget, used)
+                    for (scope, budget, _q), used in zip(limits, spent, strict=True)
+                    if used + worst_case_usd > budget + 1e-12
+                ),
+                (limits[-1][0], limits[-1][1], spent[-1]),
+            )
+            refused = {
+                "day": day,
+                "scope": scope,
+                "committed_usd": committed_usd,
+                "worst_case_usd": worst_case_usd,
+                "budget_usd": budget,
+            }
             self._audit(conn, None, "budget", "budget_refused", refused)
         raise BudgetExhausted(
-            f"{refused['scope']} budget {refused['budget_usd']:.4f} USD would be exceeded "
-            f"(committed {refused['committed_usd']:.4f}, next call up to "
-            f"{worst_case_usd:.4f})"
+            f"{scope} budget {budget:.4f} USD would be exceeded "
+            f"(committed {committed_usd:.4f}, next call up to {worst_case_usd:.4f})"
         )
 
     def budget_usage(self) -> dict[str, float]:
@@ -117,10 +121,12 @@ class ModelCalls(StoreBase):
         return usage
 
     def release(self, reservation_id: int) -> None:
+        """Give back an open reservation (a settled one stays: its money was spent)."""
+        br = t.budget_reservations
         with self.tx() as conn:
             conn.execute(
-                t.budget_reservations.update()
-                .where(t.budget_reservations.c.id == reservation_id)
+                br.update()
+                .where(br.c.id == reservation_id, br.c.status == "reserved")
                 .values(status="released")
             )
 
@@ -138,13 +144,11 @@ class ModelCalls(StoreBase):
         If another process paid for the same request meanwhile, its answer stays the ledger's;
         this payment still counts against the budget (the reservation settles at its cost)."""
         with self.tx() as conn:
-            known = conn.execute(
-                sa.select(t.model_calls.c.request_hash).where(
-                    t.model_calls.c.request_hash == call["request_hash"]
-                )
-            ).first()
-            if known is None:
-                conn.execute(t.model_calls.insert().values(created_at=now_iso(), **call))
+            conn.execute(
+                insert(conn, t.model_calls)
+                .values(created_at=now_iso(), **call)
+                .on_conflict_do_nothing(index_elements=["request_hash"])
+            )
             conn.execute(
                 t.budget_reservations.update()
                 .where(t.budget_reservations.c.id == reservation_id)

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from resources.llm.hashing import canonical_json, text_hash
 from resources.store import schema as t
-from resources.store.base import Row, StoreBase, now_iso
+from resources.store.base import Row, StoreBase, insert, now_iso
 
 
 class Outputs(StoreBase):
@@ -38,12 +38,18 @@ class Outputs(StoreBase):
         )
 
     def save_output(self, row: Row) -> None:
+        """The item's output of this asset, replacing any earlier one whole (columns the row
+        leaves out become NULL)."""
+        ao = t.agent_outputs
+        values = {**{col.name: sa.null() for col in ao.c}, **row, "created_at": now_iso()}
         with self.tx() as conn:
-            key = (t.agent_outputs.c.item_id == row["item_id"]) & (
-                t.agent_outputs.c.asset == row["asset"]
+            upsert = insert(conn, ao).values(**values)
+            conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=["item_id", "asset"],
+                    set_={k: v for k, v in values.items() if k not in ("item_id", "asset")},
+                )
             )
-            conn.execute(t.agent_outputs.delete().where(key))
-            conn.execute(t.agent_outputs.insert().values(created_at=now_iso(), **row))
 
     def get_output(self, item_id: str, asset: str) -> Row | None:
         rows = self._all(
@@ -74,13 +80,9 @@ class Outputs(StoreBase):
             canonical_json([item_id, agent, kind, reason, prompt_version, input, output])
         )
         with self.tx() as conn:
-            seen = conn.execute(
-                sa.select(t.failures.c.id).where(t.failures.c.fingerprint == fingerprint)
-            ).first()
-            if seen is not None:
-                return False
-            conn.execute(
-                t.failures.insert().values(
+            recorded = conn.execute(
+                insert(conn, t.failures)
+                .values(
                     at=now_iso(),
                     item_id=item_id,
                     agent=agent,
@@ -93,8 +95,9 @@ class Outputs(StoreBase):
                     output=output,
                     fingerprint=fingerprint,
                 )
+                .on_conflict_do_nothing(index_elements=["fingerprint"])
             )
-            return True
+            return bool(recorded.rowcount == 1)
 
     def failures(self, *, agent: str | None = None, item_id: str | None = None) -> list[Row]:
         query = t.failures.select().order_by(t.failures.c.id)

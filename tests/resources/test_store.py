@@ -20,7 +20,7 @@ def test_migrations_are_idempotent_and_recorded(tmp_path) -> None:
     Store(url)
     store = Store(url)  # second start: nothing to do, nothing breaks
     with store.engine.connect() as conn:
-        assert conn.execute(sa.text("select version_num from alembic_version")).scalar() == "0007"
+        assert conn.execute(sa.text("select version_num from alembic_version")).scalar() == "0008"
         assert conn.execute(sa.text("pragma journal_mode")).scalar() == "wal"
 
 
