@@ -1,7 +1,7 @@
 """named locks in a table of their own, with an owner and an expiry
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 """
 
 import time
@@ -9,8 +9,8 @@ import time
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
