@@ -11,16 +11,13 @@ import os
 import socket
 import threading
 import time
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 
 from resources.processes import pid_alive
 from resources.store import schema as t
-
-Row = dict[str, Any]
+from resources.store.base import Row, StoreBase, insert, now_iso
 
 
 @dataclass(frozen=True)
@@ -50,31 +47,12 @@ class Asker:
 
 
 def _insert_unless_present(conn: sa.Connection, values: Row) -> sa.Executable:
-    table = t.model_call_claims
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert(table).values(values).on_conflict_do_nothing()
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert(table).values(values).on_conflict_do_nothing()
-    raise NotImplementedError(f"call claims need INSERT .. ON CONFLICT ({conn.dialect.name})")
+    return insert(conn, t.model_call_claims).values(values).on_conflict_do_nothing()  # type: ignore[no-any-return]
 
 
-class CallClaims:
-    """Mixed into Store: uses its `tx` and `_all`."""
-
-    def tx(self) -> AbstractContextManager[sa.Connection]:
-        raise NotImplementedError
-
-    def _all(self, query: sa.Select[Any]) -> list[Row]:
-        raise NotImplementedError
-
+class CallClaims(StoreBase):
     def claim_call(self, request_hash: str, asker: Asker, ttl_s: float) -> bool:
         """Take the claim if nobody holds it, this asker already does, or it expired."""
-        from resources.store.store import now_iso
-
         now, claims = time.time(), t.model_call_claims
         values = {
             "owner": asker.id,
@@ -103,8 +81,6 @@ class CallClaims:
         self, request_hash: str, gone_owner: str, asker: Asker, ttl_s: float
     ) -> bool:
         """Take a claim whose owner was seen gone, unless someone else took it meanwhile."""
-        from resources.store.store import now_iso
-
         claims = t.model_call_claims
         with self.tx() as conn:
             taken = conn.execute(

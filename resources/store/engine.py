@@ -9,10 +9,15 @@ from alembic.config import Config as AlembicConfig
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+# Compare-and-set reads the row count of INSERT .. ON CONFLICT DO NOTHING too, which
+# SQLAlchemy keeps only when asked (otherwise -1 on psycopg).
+_OPTIONS = {"preserve_rowcount": True}
+
+
 def make_engine(url: str) -> sa.Engine:
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 60})
+        return sa.create_engine(url, pool_pre_ping=True, execution_options=_OPTIONS)
+    engine = sa.create_engine(url, connect_args={"timeout": 60}, execution_options=_OPTIONS)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -29,9 +34,15 @@ def make_engine(url: str) -> sa.Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
-        # IMMEDIATE takes the write lock up front: two processes that both read-then-write
-        # (sensor and run worker) wait for each other instead of failing with "database is locked".
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads are deferred: they take no lock and never wait (WAL gives them a snapshot).
+        # Writes (`Store.tx`, flagged `store_write`) take the write lock at BEGIN. Not for
+        # correctness -- every change is a compare-and-set in its SQL, as on Postgres -- but
+        # because SQLite has one writer at a time, and a deferred transaction that read
+        # before its first write cannot take the write lock once another writer committed
+        # (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not retry: "database is locked").
+        # IMMEDIATE makes such a writer wait its turn instead.
+        write = conn.get_execution_options().get("store_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 
@@ -40,6 +51,11 @@ def migrate(engine: sa.Engine) -> None:
     """Bring the schema to the newest revision (idempotent, safe on every start)."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+    with engine.connect() as connection:
+        connection.execution_options(store_write=True)
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                # Two processes starting at once: one migrates, the other then finds it done.
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(7247002)"))
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "head")

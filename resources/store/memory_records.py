@@ -2,25 +2,14 @@
 (chosen once, reused on every re-run) and which episodic rows the archivist has read."""
 
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
-from typing import Any
 
 import sqlalchemy as sa
 
 from resources.store import schema as t
+from resources.store.base import Row, StoreBase, insert
 
-Row = dict[str, Any]
 
-
-class MemoryRecords:
-    """Mixed into Store: uses its `tx`, `_all` and `_audit`."""
-
-    def tx(self) -> AbstractContextManager[sa.Connection]:
-        raise NotImplementedError
-
-    def _all(self, query: sa.Select[Any]) -> list[Row]:
-        raise NotImplementedError
-
+class MemoryRecords(StoreBase):
     def memory_context(self, item_id: str, agent: str) -> Row | None:
         mc = t.memory_context
         rows = self._all(mc.select().where(mc.c.item_id == item_id, mc.c.agent == agent))
@@ -30,17 +19,17 @@ class MemoryRecords:
         """Keep the first choice: a second writer (a racing re-run) gets the one on record."""
         mc = t.memory_context
         with self.tx() as conn:
-            found = (
-                conn.execute(
-                    mc.select().where(mc.c.item_id == row["item_id"], mc.c.agent == row["agent"])
-                )
-                .mappings()
-                .first()
+            inserted = conn.execute(
+                insert(conn, mc)
+                .values(**row)
+                .on_conflict_do_nothing(index_elements=["item_id", "agent"])
             )
-            if found is not None:
-                return dict(found)
-            conn.execute(mc.insert().values(**row))
-        return row
+            if inserted.rowcount == 1:
+                return row
+            found = conn.execute(
+                mc.select().where(mc.c.item_id == row["item_id"], mc.c.agent == row["agent"])
+            )
+            return dict(found.mappings().one())
 
     def memory_contexts(self, item_ids: Iterable[str] | None = None) -> list[Row]:
         mc = t.memory_context
@@ -57,12 +46,11 @@ class MemoryRecords:
         ma = t.memory_archived
         count = 0
         with self.tx() as conn:
-            known = {r for (r,) in conn.execute(sa.select(ma.c.row_id))}
             for row in rows:
-                if row["row_id"] not in known:
-                    conn.execute(ma.insert().values(**row))
-                    known.add(row["row_id"])
-                    count += 1
+                inserted = conn.execute(
+                    insert(conn, ma).values(**row).on_conflict_do_nothing(index_elements=["row_id"])
+                )
+                count += inserted.rowcount
         return count
 
     def forget_memory_records(self, conn: sa.Connection, item_ids: list[str], email: str) -> Row:

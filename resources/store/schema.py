@@ -179,6 +179,18 @@ controls = sa.Table(
     sa.Column("at", sa.String, nullable=False),
 )
 
+# Named locks (the drain's, the memory writers'): held by one owner until released or until
+# `expires_at` (epoch seconds), after which anyone may take it; a holder seen dead by the
+# caller's `is_stale` loses it earlier.
+locks = sa.Table(
+    "locks",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("owner", sa.String, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("acquired_at", sa.String, nullable=False),
+)
+
 # The failures dataset: every schema error, check failure, reviewer rejection and human
 # correction, with what the agent saw and said. It feeds prompt regression tests.
 failures = sa.Table(
