@@ -3,9 +3,10 @@ triage classifier and examples for few-shot prompts.
 
 No table of its own (no migration): a re-categorisation is an `agent_outputs` row of asset
 `triage_label` (its output: the category, the one before, who said so) beside an audit row; a
-reply the owner wrote themselves is an `agent_outputs` row of asset `owner_reply` (output
-`body`); approvals, edits and rejections are the `approvals` rows the gate and the controls
-write. Each label says where it came from (`source`, `ref`, `actor`, `at`).
+reply the owner wrote themselves is an approval with note `owner_reply` (the reply in the
+review row, `ops_assets/governance/owner_reply.py`) or an `agent_outputs` row of asset
+`owner_reply` (output `body`); approvals, edits and rejections are the `approvals` rows the
+gate and the controls write. Each label says where it came from (`source`, `ref`, `actor`, `at`).
 
 What counts as a confirmed category: the owner's re-categorisation first; else the category
 the item had when the owner approved (or edited, or wrote) its reply. A rejection says the
@@ -60,7 +61,8 @@ def labels(store: Store) -> list[Label]:
         if approval["actor"] in NOT_THE_OWNER or approval["policy"] not in ("operator", "owner"):
             continue
         if approval["decision"] == "approved":
-            source: Source = "edited" if approval["note"] == "edited" else "approved"
+            notes: dict[str | None, Source] = {"edited": "edited", "owner_reply": "owner_reply"}
+            source: Source = notes.get(approval["note"], "approved")
         elif approval["decision"] == "rejected":
             source = "rejected"
         else:
@@ -115,7 +117,7 @@ def _label(item_id: str, source: Source, actor: str, at: str, ref: str) -> Label
 def _reply(source: Source, rows: dict[str, Row]) -> str | None:
     if OWNER_REPLY_ASSET in rows:
         return str((rows[OWNER_REPLY_ASSET]["output"] or {}).get("body") or "") or None
-    if source not in ("approved", "edited"):
+    if source not in ("approved", "edited", "owner_reply"):
         return None
     for asset in ("review", "reply_draft"):  # the reviewer's copy is the one that went out
         body = ((rows.get(asset) or {}).get("output") or {}).get("body")

@@ -175,6 +175,9 @@ def test_approvals_edits_rejections_and_owner_replies_are_labels(bench) -> None:
     )
     assert all(x["ref"] and x["at"] for x in found.values())
     assert label_count(st) == 4
+    # The owner's own reply as `opsbench reply` and the desk record it: an approval.
+    st.record_approval(written["id"], "approved", actor="owner", policy="owner", note="owner_reply")
+    assert {x["item_id"]: x for x in labels(st)}[written["id"]]["source"] == "owner_reply"
 
 
 def test_the_retrain_sensor_asks_once_per_step_of_new_labels(bench) -> None:
