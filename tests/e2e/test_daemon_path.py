@@ -56,6 +56,14 @@ def test_dropped_mail_is_delivered_by_sensor_launched_runs(tmp_path) -> None:
             f"http://127.0.0.1:{port}/server_info", 120, headers=ui_auth_headers(home.root)
         )
         assert up, (tmp_path / "webserver.log").read_text()[-3000:]
+        # A new home's first triage classifier comes from the daemon's retrain sensor; mail
+        # triaged before it exists would be stale after it (and reprocess would re-run it).
+        from ops_assets.defs.triage.classifier import default_path
+
+        trained = time.monotonic() + 240
+        while not default_path(home.root).exists() and time.monotonic() < trained:
+            time.sleep(1)
+        assert default_path(home.root).exists(), (tmp_path / "daemon.log").read_text()[-3000:]
         drop(home.inbox, sorted(SAMPLES.iterdir()))
         store = Store(home.store_url)
         deadline = time.monotonic() + 300
