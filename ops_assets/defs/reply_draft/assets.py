@@ -15,7 +15,7 @@ from ops_assets.agents.agent_run import (
     rest_after_failure,
     valid_output,
 )
-from ops_assets.agents.context import contexts_for, memory_metadata
+from ops_assets.agents.context import contexts_for, examples_for_batch, memory_metadata
 from ops_assets.defs.reply_draft import expectations, prompt
 from ops_assets.defs.reply_draft.compose import reply_recipient, reply_subject, strip_sign_off
 from ops_assets.defs.reply_draft.contract import ReplyDraft
@@ -72,12 +72,23 @@ def reply_draft(
     items = [i for i in items if triages[i["id"]] is not None]
 
     client = llm.client(st, run_id=context.run.run_id, asset="reply_draft")
-    remembered = contexts_for(st, memory.get(st), items, "reply_draft", settings, context)
+    mem = memory.get(st)
+    remembered = contexts_for(st, mem, items, "reply_draft", settings, context)
+    # Few-shot: mail like this one with the reply the owner approved, chosen by code, recorded.
+    shots = examples_for_batch(
+        st, mem, items, "reply_draft", config.memory.budgets, context.run.run_id
+    )
     requests = [
         CallRequest(
             "reply_draft",
             i["id"],
-            prompt.messages(i, triages[i["id"]] or {}, config, memory=remembered[i["id"]].render()),
+            prompt.messages(
+                i,
+                triages[i["id"]] or {},
+                config,
+                memory=remembered[i["id"]].render(),
+                examples=shots[i["id"]].render() if shots[i["id"]].rows else "",
+            ),
             ReplyDraft,
             prompt.VERSION,
         )
@@ -114,7 +125,7 @@ def reply_draft(
             failure,
             batch=batch,
             run_id=context.run.run_id,
-            memory_ids=remembered[item["id"]].refs,
+            memory_ids=remembered[item["id"]].refs + shots[item["id"]].refs,
         )
         if failure:
             failures[failure] += 1

@@ -286,3 +286,36 @@ def test_a_prompt_without_examples_is_the_request_it_always_was() -> None:
     triage_row = {"category": "support", "summary": "hi"}
     assert len(reply_prompt.messages(mail, triage_row, config)) == 2
     assert len(reply_prompt.messages(mail, triage_row, config, examples="- x")) == 3
+
+
+def test_drafting_prompts_carry_the_reply_the_owner_gave_to_similar_mail(bench) -> None:
+    from ops_assets.governance.owner_reply import write_reply
+    from resources.llm.scripted import _email_text, script_reply
+    from resources.settings.config import load_config
+
+    key = bench.intake()  # the sample mail: the policy holds some replies for the owner
+    assert bench.materialize(batch_assets(), key).success
+    first = bench.store.items(states=["awaiting_approval"])[0]
+    reply = "Hello, thanks for the details; it is sorted now, please try again. Alex"
+    write_reply(bench.store, load_config(), first["id"], reply)
+
+    seen: list[list[dict]] = []
+
+    def capture(request: dict) -> dict:
+        seen.append(request["messages"])
+        return script_reply(_email_text(request))
+
+    bench.script(request_scripts={"reply_draft": capture})
+    folder = bench.home.inbox.parent / "mail"
+    again = f"{first['body']}\n\nWriting again: any news on this?"
+    two = json_mail(folder, "again", first["sender"], "Re: " + first["subject"], again)
+    key = bench.intake([two])
+    assert bench.materialize(batch_assets(), key).success
+    (second,) = bench.store.items(batch=key)
+    assert seen, f"the second mail was drafted (it rests {second['state']})"
+    shown = " ".join(m["content"] for m in seen[0])
+    assert "approved reply: " + reply in shown
+    record = bench.store.memory_context(second["id"], "reply_draft:examples")
+    assert f"label:{first['id']}" in record["row_ids"]
+    drafted = bench.store.get_output(second["id"], "reply_draft")
+    assert set(record["row_ids"]) <= set(drafted["memory_ids"])
