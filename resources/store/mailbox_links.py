@@ -14,6 +14,7 @@ from typing import Any, Literal, TypedDict
 import sqlalchemy as sa
 
 from resources.store import schema as t
+from resources.store.base import insert
 from resources.store.store import Store, now_iso
 
 LinkKind = Literal["hard_bounce", "soft_failure", "auto_reply"]
@@ -43,10 +44,14 @@ def _put_once(
     """Insert `key` unless it is there; its audit record with it. Whether it was new."""
     c = t.controls
     with store.tx() as conn:
-        if conn.execute(sa.select(c.c.key).where(c.c.key == key)).first() is not None:
-            return False
         stamp = now_iso()
-        conn.execute(c.insert().values(key=key, value=json.dumps(value), actor=ACTOR, at=stamp))
+        added = conn.execute(
+            insert(conn, c)
+            .values(key=key, value=json.dumps(value), actor=ACTOR, at=stamp)
+            .on_conflict_do_nothing(index_elements=[c.c.key])
+        ).rowcount
+        if not added:
+            return False
         conn.execute(
             t.audit_log.insert().values(
                 at=stamp, item_id=item_id, actor=ACTOR, event=event, detail=value

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from resources.store.base import serialise
 from resources.store.store import Store, now_iso
 
 Row = dict[str, Any]
@@ -71,7 +72,7 @@ checks = sa.Table(
 
 
 def _all(store: Store, query: sa.Select[Any]) -> list[Row]:
-    with store.tx() as conn:
+    with store.read() as conn:
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
@@ -103,6 +104,8 @@ def add_version(store: Store, row: Row) -> int:
     """A new version of an item's proposal (the earlier ones are kept); its number."""
     stamp = now_iso()
     with store.tx() as conn:
+        # Two writers numbering one item's versions take turns (max + 1 read, then written).
+        serialise(conn, f"proposal_version:{row['item_id']}")
         latest = conn.execute(
             sa.select(sa.func.max(versions.c.version)).where(versions.c.item_id == row["item_id"])
         ).scalar()
@@ -112,7 +115,9 @@ def add_version(store: Store, row: Row) -> int:
                 **row, version=number, status="drafted", created_at=stamp, updated_at=stamp
             )
         )
-    store.audit(row["item_id"], "proposal_draft", "proposal_version", {"version": number})
+        store._audit(
+            conn, row["item_id"], "proposal_draft", "proposal_version", {"version": number}
+        )
     return number
 
 
@@ -179,13 +184,14 @@ def set_status(
             )
             .values(status=status, updated_at=now_iso(), **changes)
         ).rowcount
-    if moved:
-        store.audit(
-            item_id,
-            actor,
-            "proposal_status",
-            {"version": version, "status": status, "reason_code": reason_code},
-        )
+        if moved:  # the move and its record commit together
+            store._audit(
+                conn,
+                item_id,
+                actor,
+                "proposal_status",
+                {"version": version, "status": status, "reason_code": reason_code},
+            )
     return bool(moved)
 
 
