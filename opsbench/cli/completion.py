@@ -10,7 +10,7 @@ def item_ids(home: str | None, incomplete: str = "") -> list[str]:
     from resources.store.resource import store_for
 
     root = home_path(home)
-    if not (root / "store.sqlite").exists():
+    if not (root / "dagster").is_dir():  # no home here: nothing to offer, nothing created
         return []
     from resources.settings.home import open_home
 

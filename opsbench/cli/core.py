@@ -85,7 +85,8 @@ def setup(
     for has a price."""
     from resources.settings.home import home_path, open_home
 
-    if not create and not (home_path(home) / "store.sqlite").exists():
+    # A home is its folders (the store may live on Postgres, not in store.sqlite).
+    if not create and not (home_path(home) / "dagster").is_dir():
         raise NoHome(f"no Opsbench home at {home_path(home)} (see --home / OPSBENCH_HOME)")
     opened = open_home(home)
     os.environ["OPSBENCH_HOME"] = str(opened.root)

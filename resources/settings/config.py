@@ -75,6 +75,12 @@ class Intake(_Strict):
     """Sources allowed to `POST /intake` (resources/settings/http_intake.py)."""
 
 
+class StoreSettings(_Strict):
+    url: str | None = Field(default=None, pattern=r"^(sqlite|postgresql)(\+\w+)?://")
+    """None: SQLite in the home (store.sqlite). `postgresql+psycopg://user@host/db` for
+    Postgres; a password belongs in OPSBENCH_STORE_URL, which wins over this."""
+
+
 class Batching(_Strict):
     max_items: int = Field(default=25, gt=0, le=10_000)
     max_wait_s: float = Field(default=5.0, ge=0)
@@ -240,6 +246,7 @@ class Config(_Strict):
     identity: Identity
     routing: dict[Category, Route]
     intake: Intake = Intake()
+    store: StoreSettings = StoreSettings()
     batching: Batching = Batching()
     concurrency: Concurrency = Concurrency()
     llm: LLM = LLM()

@@ -30,6 +30,9 @@ class Environment(BaseSettings):
     embedding_model: str | None = None
     cache: str = "~/.cache/opsbench"
     failpoint: str | None = None
+    store_url: SecretStr | None = None
+    """The canonical store (OPSBENCH_STORE_URL): beats the config's `store.url`; a
+    `postgresql+psycopg://` URL may carry a password, so it is a secret."""
 
     @property
     def cache_dir(self) -> Path:

@@ -68,7 +68,14 @@ class Home:
 
     @property
     def store_url(self) -> str:
-        return f"sqlite:///{self.root / 'store.sqlite'}"
+        """OPSBENCH_STORE_URL, else the config's `store.url`, else SQLite in the home."""
+        from resources.settings.config import load_config
+        from resources.settings.environment import environment
+
+        given = environment().store_url
+        if given is not None:
+            return given.get_secret_value()
+        return load_config().store.url or f"sqlite:///{self.root / 'store.sqlite'}"
 
     def ensure(self) -> "Home":
         for folder in (

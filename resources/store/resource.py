@@ -15,6 +15,13 @@ def store_for(url: str) -> Store:
     return _OPEN[url]
 
 
+def close_store(url: str) -> None:
+    """Let go of this URL's Store (its engine's connections), if this process opened one."""
+    store = _OPEN.pop(url, None)
+    if store is not None:
+        store.close()
+
+
 class StoreResource(dg.ConfigurableResource):
     """Work items, ledgers, approvals and the audit log of the settings' home (no run config
     may point it elsewhere)."""

@@ -1,31 +1,14 @@
 """The canonical store: migrations, state machine, append-only audit, ledgers — on SQLite
 and on Postgres."""
 
-import secrets
 import time
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from postgres import fresh_database_url
 
 from resources.store import IllegalTransition, Store
-
-
-def _postgres_url() -> Iterator[str]:
-    """A fresh database on the machine's PostgreSQL (127.0.0.1, user postgres), dropped after."""
-    psycopg = pytest.importorskip("psycopg")
-    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
-    name = f"opsbench_test_{secrets.token_hex(6)}"
-    try:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as error:
-        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432 ({error})")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -34,7 +17,7 @@ def store_url(request, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.sqlite'}"
     else:
-        yield from _postgres_url()
+        yield from fresh_database_url()
 
 
 @pytest.fixture
