@@ -5,6 +5,8 @@ state never disagree. Readers get plain dicts; nothing here knows about Dagster.
 holds what: README.md beside this file.
 """
 
+import weakref
+
 from resources.store.audit import AuditLog
 from resources.store.base import Row, now_iso, today
 from resources.store.call_claims import CallClaims
@@ -46,6 +48,9 @@ class Store(
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        # A Store dropped without close() still closes its pooled connections (Postgres
+        # keeps a server process per connection; psycopg warns about each one left open).
+        weakref.finalize(self, self.engine.dispose)
         migrate(self.engine)
 
     def _today(self) -> str:
