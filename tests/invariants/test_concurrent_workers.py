@@ -5,9 +5,8 @@ Each worker is a thread with its own Store (its own engine and connections): the
 between database sessions, as between processes.
 """
 
-import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,30 +14,10 @@ import pytest
 from resources.store import BudgetExhausted, Store
 
 
-def _postgres_url() -> Iterator[str]:
-    """A fresh database on the machine's PostgreSQL (127.0.0.1, user postgres), dropped after."""
-    psycopg = pytest.importorskip("psycopg")
-    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
-    name = f"opsbench_test_{secrets.token_hex(6)}"
-    try:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as error:
-        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432 ({error})")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request, tmp_path) -> Iterator[str]:
-    """The store's URL on each backend it runs on."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
-    else:
-        yield from _postgres_url()
+@pytest.fixture
+def store_url(store_backend: str | None, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """The store's URL on each backend (tests/invariants/conftest.py runs both)."""
+    return store_backend or f"sqlite:///{tmp_path / 'store.sqlite'}"
 
 
 def _race(url: str, workers: int, work: Callable[[Store, int], Any]) -> list[Any]:
