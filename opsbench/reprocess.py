@@ -12,7 +12,6 @@ it waits for the owner as a proposed correction (`keep_output`).
 import json
 import secrets
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,13 +155,16 @@ def _graphql(
     url: str, headers: dict[str, str], query: str, variables: dict[str, Any]
 ) -> dict[str, Any]:
     endpoint = url.rstrip("/") + ("" if url.rstrip("/").endswith("/graphql") else "/graphql")
-    request = urllib.request.Request(  # noqa: S310
-        endpoint,
-        data=json.dumps({"query": query, "variables": variables}).encode(),
-        headers={"Content-Type": "application/json", **headers},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        body = json.loads(response.read())
+    import httpx
+
+    # trust_env=False: the owner's server is on 127.0.0.1, never behind a proxy.
+    with httpx.Client(timeout=30, trust_env=False) as client:
+        response = client.post(
+            endpoint, json={"query": query, "variables": variables}, headers=headers
+        )
+        if response.status_code >= 400:  # e.g. 401: the home's token was not accepted
+            raise ReprocessError(f"the Dagster UI at {endpoint} answered {response.status_code}")
+        body = response.json()
     if body.get("errors"):
         raise ReprocessError(f"GraphQL error: {body['errors'][0].get('message')}")
     return dict(body["data"])

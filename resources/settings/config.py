@@ -137,7 +137,7 @@ class Webhook(_Strict):
     """Pushes outcomes to another system."""
 
     url: str | None = Field(default=None, pattern=r"^https?://")
-    """http(s) only: the connector opens it with urllib, which would also read file: URLs."""
+    """http(s) only: nothing else is a webhook (the connector posts with httpx, no redirects)."""
     secret_env: str = "OPSBENCH_WEBHOOK_SECRET"  # noqa: S105
     timeout_s: float = Field(default=10.0, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
