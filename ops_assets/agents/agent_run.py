@@ -22,6 +22,32 @@ NOT_FOR_AGENTS = ("quarantined", "duplicate")
 RETRYABLE = ("model_unavailable", "budget_exhausted", "kill_switch")
 
 
+def owner_row(
+    item: dict[str, Any], asset: str, output: dict[str, Any], *, model: str | None
+) -> dict[str, Any]:
+    """An output row in the owner's words (a reply they wrote, a category they gave): no run,
+    no prompt, no cost; `prompt_version` says `owner`."""
+    return {
+        "item_id": item["id"],
+        "asset": asset,
+        "batch": item["batch"],
+        "run_id": None,
+        "prompt_version": "owner",
+        "model": model,
+        "input_hash": None,
+        "request_hash": None,
+        "output": output,
+        "output_hash": text_hash(canonical_json(output)),
+        "valid": True,
+        "failure": None,
+        "tokens_in": 0,
+        "tokens_out": 0,
+        "cost_usd": 0.0,
+        "cached": False,
+        "memory_ids": [],
+    }
+
+
 def output_row(
     *,
     asset: str,

@@ -12,7 +12,7 @@ import os
 import uuid
 from typing import Any
 
-from ops_assets.agents.agent_run import final_draft
+from ops_assets.agents.agent_run import final_draft, owner_row
 from ops_assets.defs.reply_draft.compose import reply_recipient, reply_subject
 from ops_assets.defs.reply_draft.validation import draft_problems
 from ops_assets.governance.controls import DELIVERY_HOLDS, ControlError, _record_correction
@@ -102,7 +102,7 @@ def _write_reply(
     }
     review |= {"revisions": 0, "draft_hash": draft_hash, "written_by": OWNER}
     for asset, output in (("reply_draft", draft), ("review", review)):
-        store.save_output(_owner_row(item, asset, output))
+        store.save_output(owner_row(item, asset, output, model=OWNER))
 
     sha = hashlib.sha256(body.encode()).hexdigest()
     detail = {
@@ -134,25 +134,3 @@ def _holder_is_gone(holder: str) -> bool:
     except (ValueError, PermissionError):
         return False
     return False
-
-
-def _owner_row(item: dict[str, Any], asset: str, output: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "item_id": item["id"],
-        "asset": asset,
-        "batch": item["batch"],
-        "run_id": None,
-        "prompt_version": OWNER,
-        "model": OWNER,
-        "input_hash": None,
-        "request_hash": None,
-        "output": output,
-        "output_hash": text_hash(canonical_json(output)),
-        "valid": True,
-        "failure": None,
-        "tokens_in": 0,
-        "tokens_out": 0,
-        "cost_usd": 0.0,
-        "cached": False,
-        "memory_ids": [],
-    }

@@ -9,14 +9,11 @@ not moved: where the item goes next is the owner's own verb (approve, reject, re
 
 from typing import Any, get_args
 
+from ops_assets.agents.agent_run import owner_row
 from ops_assets.defs.triage.contract import Category
 from ops_assets.governance.controls import ControlError
-from resources.llm.hashing import canonical_json, text_hash
 from resources.store import Store
 from resources.store.labels import LABEL_ASSET, label_count
-
-OWNER_VERSION = "owner"
-"""The `prompt_version` of a label row: the owner's word, no prompt."""
 
 
 def recategorize(store: Store, item_id: str, category: str, *, actor: str = "owner") -> dict:
@@ -38,27 +35,7 @@ def recategorize(store: Store, item_id: str, category: str, *, actor: str = "own
         "stage": triaged.get("stage"),
         "actor": actor,
     }
-    store.save_output(
-        {
-            "item_id": item_id,
-            "asset": LABEL_ASSET,
-            "batch": item["batch"],
-            "run_id": None,
-            "prompt_version": OWNER_VERSION,
-            "model": None,
-            "input_hash": None,
-            "request_hash": None,
-            "output": output,
-            "output_hash": text_hash(canonical_json(output)),
-            "valid": True,
-            "failure": None,
-            "tokens_in": 0,
-            "tokens_out": 0,
-            "cost_usd": 0.0,
-            "cached": False,
-            "memory_ids": [],
-        }
-    )
+    store.save_output(owner_row(item, LABEL_ASSET, output, model=None))
     store.update_fields(item_id, category=category)
     store.audit(
         item_id,
