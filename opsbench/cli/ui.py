@@ -98,23 +98,13 @@ def counting(
     )
     with Progress(*columns, console=stderr(), transient=True) as bar:
         task = bar.add_task(label, total=None)
-        stop = threading.Event()
 
         def update() -> None:
-            while not stop.wait(every_s):
-                try:
-                    done, total = poll()
-                except Exception:  # noqa: S112 - a progress bar never breaks the work
-                    continue
-                bar.update(task, completed=done, total=total)
+            done, total = poll()
+            bar.update(task, completed=done, total=total)
 
-        watcher = threading.Thread(target=update, daemon=True)
-        watcher.start()
-        try:
+        with _every(every_s, update):
             yield
-        finally:
-            stop.set()
-            watcher.join()
 
 
 @contextmanager
@@ -146,19 +136,26 @@ def transfer(
     )
     with Progress(*columns, console=stderr(), transient=True) as bar:
         task = bar.add_task(label, total=total)
-        stop = threading.Event()
-
-        def update() -> None:
-            while not stop.wait(every_s):
-                try:
-                    bar.update(task, completed=min(poll(), total))
-                except Exception:  # noqa: S112 - a progress bar never breaks the work
-                    continue
-
-        watcher = threading.Thread(target=update, daemon=True)
-        watcher.start()
-        try:
+        with _every(every_s, lambda: bar.update(task, completed=min(poll(), total))):
             yield
-        finally:
-            stop.set()
-            watcher.join()
+
+
+@contextmanager
+def _every(every_s: float, update: Callable[[], None]) -> Iterator[None]:
+    """Call `update` from a thread every `every_s` while the body runs."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            try:
+                update()
+            except Exception:  # noqa: S112 - a progress bar never breaks the work
+                continue
+
+    watcher = threading.Thread(target=loop, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
