@@ -203,3 +203,29 @@ def message(number: int, sender: str = "kim@client.example") -> bytes:
         f"Date: Tue, 01 Dec 2026 10:00:0{number % 10} +0000\r\n\r\n"
         f"Hello, this is question number {number}.\r\n"
     ).encode()
+
+
+PASSWORD_ENV = "OPSBENCH_TEST_IMAP_PASSWORD"
+
+
+def imap_config(tmp_path: Path, port: int, **account: object) -> Path:
+    """The sample config with one IMAP account on this server (password from PASSWORD_ENV)."""
+    import yaml
+
+    from resources.settings.config import SAMPLE_CONFIG
+
+    config = yaml.safe_load(SAMPLE_CONFIG.read_text())
+    config["intake"]["imap"] = [
+        {
+            "name": "work",
+            "host": "127.0.0.1",
+            "port": port,
+            "tls": "none",
+            "user": USER,
+            "password_env": PASSWORD_ENV,
+            **account,
+        }
+    ]
+    path = tmp_path / "imap-config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path

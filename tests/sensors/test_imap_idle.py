@@ -11,15 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
-from imap_server import PASSWORD, USER, Dovecot, message
+from imap_server import PASSWORD, PASSWORD_ENV, Dovecot, imap_config, message
 
 from resources.connectors.imap import ImapSession
-from resources.settings.config import SAMPLE_CONFIG, load_config
+from resources.settings.config import load_config
 from sensors.imap_idle import watch, watch_account
 from sensors.imap_intake import imap_tick
-
-PASSWORD_ENV = "OPSBENCH_TEST_IMAP_PASSWORD"
 
 
 @pytest.fixture
@@ -31,23 +28,6 @@ def dovecot(tmp_path: Path) -> Iterator[Dovecot]:
 @pytest.fixture(autouse=True)
 def _password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-
-
-def _config(tmp_path: Path, port: int) -> Path:
-    config = yaml.safe_load(SAMPLE_CONFIG.read_text())
-    config["intake"]["imap"] = [
-        {
-            "name": "work",
-            "host": "127.0.0.1",
-            "port": port,
-            "tls": "none",
-            "user": USER,
-            "password_env": PASSWORD_ENV,
-        }
-    ]
-    path = tmp_path / "imap-config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def _until(condition, timeout_s: float = 30.0) -> None:  # type: ignore[no-untyped-def]
@@ -81,7 +61,7 @@ class Watcher:
 def test_an_idle_watcher_registers_mail_when_the_server_says_it_arrived(
     bench, dovecot, tmp_path
 ) -> None:
-    config = _config(tmp_path, dovecot.port)
+    config = imap_config(tmp_path, dovecot.port)
     # An IDLE timeout far beyond the test: only the server's word can wake the watcher.
     with Watcher(bench, config, idle_s=600, poll_s=600) as watcher:
         _until(lambda: watcher.ticks == [0])  # the first read found nothing; now in IDLE
@@ -99,7 +79,7 @@ def test_an_idle_watcher_registers_mail_when_the_server_says_it_arrived(
 
 def test_a_server_without_idle_is_polled(bench, dovecot, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(ImapSession, "can_idle", lambda self: False)
-    config = _config(tmp_path, dovecot.port)
+    config = imap_config(tmp_path, dovecot.port)
     with Watcher(bench, config, idle_s=600, poll_s=0.1) as watcher:
         dovecot.append(message(1))
         _until(lambda: len(bench.store.items()) == 1)
@@ -109,7 +89,7 @@ def test_a_server_without_idle_is_polled(bench, dovecot, tmp_path, monkeypatch) 
 def test_the_watcher_and_the_sensor_never_read_one_account_at_once(
     bench, dovecot, tmp_path
 ) -> None:
-    config = _config(tmp_path, dovecot.port)
+    config = imap_config(tmp_path, dovecot.port)
     loaded = load_config(config)
     reader = f"{socket.gethostname()}:{os.getpid()}:1:{time.time():.0f}"  # alive, reading
     assert bench.store.acquire_lock("imap:work", reader, lambda holder: False)

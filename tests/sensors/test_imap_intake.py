@@ -11,15 +11,12 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import yaml
-from imap_server import PASSWORD, USER, Dovecot, free_port, message
+from imap_server import PASSWORD, PASSWORD_ENV, Dovecot, free_port, imap_config, message
 
 from ops_assets.observability.alerts import read_alerts
-from resources.settings.config import SAMPLE_CONFIG, Config, load_config
+from resources.settings.config import Config, load_config
 from sensors.imap_intake import AFTER_REGISTER, imap_tick
 from sensors.inbox import inbox_sensor
-
-PASSWORD_ENV = "OPSBENCH_TEST_IMAP_PASSWORD"
 
 
 @pytest.fixture
@@ -31,24 +28,6 @@ def dovecot(tmp_path: Path) -> Iterator[Dovecot]:
 @pytest.fixture(autouse=True)
 def _password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-
-
-def _config(tmp_path: Path, port: int, **account: object) -> Path:
-    config = yaml.safe_load(SAMPLE_CONFIG.read_text())
-    config["intake"]["imap"] = [
-        {
-            "name": "work",
-            "host": "127.0.0.1",
-            "port": port,
-            "tls": "none",
-            "user": USER,
-            "password_env": PASSWORD_ENV,
-            **account,
-        }
-    ]
-    path = tmp_path / "imap-config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def _tick(bench, config: Path) -> int:
@@ -86,7 +65,7 @@ def _by_message_id(bench) -> dict[str, list[str]]:
 
 
 def test_appended_messages_arrive_once_across_ticks_and_processes(bench, dovecot, tmp_path):
-    config = _config(tmp_path, dovecot.port)
+    config = imap_config(tmp_path, dovecot.port)
     dovecot.append(message(1))
     dovecot.append(message(2))
     assert _tick(bench, config) == 2
@@ -104,7 +83,7 @@ def test_appended_messages_arrive_once_across_ticks_and_processes(bench, dovecot
 
 
 def test_a_kill_between_register_and_flag_leaves_one_item_per_message(bench, dovecot, tmp_path):
-    config = _config(tmp_path, dovecot.port)
+    config = imap_config(tmp_path, dovecot.port)
     dovecot.append(message(1))
     dovecot.append(message(2))
     assert _tick_in_new_process(bench, config, OPSBENCH_FAILPOINT=AFTER_REGISTER) == -9
@@ -120,7 +99,7 @@ def test_a_wrong_password_is_an_alert_with_a_backoff_not_a_crash(
     bench, dovecot, tmp_path, monkeypatch
 ):
     monkeypatch.setenv(PASSWORD_ENV, "not-the-password")
-    config = _config(tmp_path, dovecot.port)
+    config = imap_config(tmp_path, dovecot.port)
     dovecot.append(message(1))
     assert _tick(bench, config) == 0
     assert _tick(bench, config) == 0  # within the backoff: not tried, not alerted again
@@ -136,7 +115,7 @@ def test_a_wrong_password_is_an_alert_with_a_backoff_not_a_crash(
 
 
 def test_an_unreachable_server_is_retried_then_alerted(bench, tmp_path):
-    config = _config(tmp_path, free_port())  # nothing listens there
+    config = imap_config(tmp_path, free_port())  # nothing listens there
     assert _tick(bench, config) == 0
     (alert,) = read_alerts(bench.home)
     assert (alert["kind"], alert["reason_code"]) == ("imap_unavailable", "connect_failed")
@@ -144,7 +123,7 @@ def test_an_unreachable_server_is_retried_then_alerted(bench, tmp_path):
 
 def test_a_uidvalidity_change_rereads_the_folder_without_duplicates(bench, dovecot, tmp_path):
     dovecot.create("Work")
-    config = _config(tmp_path, dovecot.port, folders=["Work"])
+    config = imap_config(tmp_path, dovecot.port, folders=["Work"])
     dovecot.append(message(1), "Work")
     dovecot.append(message(2), "Work")
     assert _tick(bench, config) == 2
@@ -159,7 +138,7 @@ def test_a_uidvalidity_change_rereads_the_folder_without_duplicates(bench, dovec
 
 def test_taken_messages_can_be_moved_to_a_folder(bench, dovecot, tmp_path):
     dovecot.create("Taken")
-    config = _config(tmp_path, dovecot.port, move_to="Taken")
+    config = imap_config(tmp_path, dovecot.port, move_to="Taken")
     dovecot.append(message(1))
     assert _tick(bench, config) == 1
     assert dovecot.flags() == {}
@@ -168,7 +147,7 @@ def test_taken_messages_can_be_moved_to_a_folder(bench, dovecot, tmp_path):
 
 
 def test_the_inbox_sensor_reads_the_accounts(bench, dovecot, tmp_path, monkeypatch):
-    monkeypatch.setenv("OPSBENCH_CONFIG", str(_config(tmp_path, dovecot.port)))
+    monkeypatch.setenv("OPSBENCH_CONFIG", str(imap_config(tmp_path, dovecot.port)))
     dovecot.append(message(1))
     with dg.build_sensor_context(instance=bench.instance, resources=bench.resources) as context:
         result = inbox_sensor(context)
@@ -180,14 +159,14 @@ def test_the_inbox_sensor_reads_the_accounts(bench, dovecot, tmp_path, monkeypat
 
 def test_plaintext_login_is_refused_for_a_remote_host(tmp_path):
     with pytest.raises(Exception, match="tls: none"):
-        load_config(_config(tmp_path, 143, host="mail.example.com"))
-    assert isinstance(load_config(_config(tmp_path, 143)), Config)
+        load_config(imap_config(tmp_path, 143, host="mail.example.com"))
+    assert isinstance(load_config(imap_config(tmp_path, 143)), Config)
 
 
 def test_a_missing_password_variable_or_a_failing_store_is_an_alert(
     bench, dovecot, tmp_path, monkeypatch
 ):
-    config = _config(tmp_path, dovecot.port)
+    config = imap_config(tmp_path, dovecot.port)
     dovecot.append(message(1))
     monkeypatch.delenv(PASSWORD_ENV)
     assert _tick(bench, config) == 0
