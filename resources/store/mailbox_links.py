@@ -9,6 +9,7 @@ table: the schema is being split in parallel, and these facts are few and looked
 import email.utils
 import hashlib
 import json
+import re
 from typing import Any, Literal, TypedDict
 
 import sqlalchemy as sa
@@ -76,6 +77,22 @@ def delivery(store: Store, delivery_id: str) -> dict[str, Any] | None:
     with store.engine.connect() as conn:
         row = conn.execute(d.select().where(d.c.id == delivery_id)).mappings().first()
     return dict(row) if row else None
+
+
+# Our Message-IDs are `<delivery id @ our domain>` (every composer: replies, proposals).
+_OUR_ID = re.compile(r"<?(dlv_[0-9a-f]{20})@[^<>\s]+")
+
+
+def answered_delivery(store: Store, item: dict[str, Any]) -> dict[str, Any] | None:
+    """The delivery of ours this mail answers on its thread (In-Reply-To first, then the
+    newest References), or None: how a workflow knows a client's mail answers what it sent."""
+    named = [item.get("in_reply_to") or "", *reversed(item.get("references") or [])]
+    for text in named:
+        for found in _OUR_ID.findall(str(text)):
+            row = delivery(store, found)
+            if row is not None:
+                return row
+    return None
 
 
 def record_link(store: Store, mail_item_id: str, link: Link) -> bool:

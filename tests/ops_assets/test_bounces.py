@@ -166,3 +166,22 @@ def test_a_returned_message_part_names_the_original_too() -> None:
     referral = read_referral(raw)
     assert referral is not None and referral.delivery_ids == ("dlv_0123456789abcdef0123",)
     assert referral.permanent and referral.kind == "hard_bounce"
+
+
+def test_a_client_reply_names_the_delivery_it_answers(bench, replied, tmp_path):
+    """answered_delivery: how a workflow knows a mail answers what it sent (its thread)."""
+    from resources.store.mailbox_links import answered_delivery
+
+    item, ours = replied
+    raw = (
+        f"From: Sam <{CLIENT}>\r\nTo: owner@acme.example\r\nSubject: Re: The page\r\n"
+        f"Message-ID: <re-1@client.example>\r\nIn-Reply-To: {ours}\r\n"
+        f"References: <older@client.example> {ours}\r\n\r\nThanks, that worked.\r\n"
+    ).encode()
+    answer = bench.store.get_item(_arrives(bench, tmp_path, "thanks", raw))
+    found = answered_delivery(bench.store, answer)
+    assert found is not None and found["item_id"] == item["id"] and found["purpose"] == "reply"
+    unrelated = bench.store.get_item(
+        _arrives(bench, tmp_path, "other", b"From: x@y.example\r\nSubject: hi\r\n\r\nhello\r\n")
+    )
+    assert answered_delivery(bench.store, unrelated) is None
