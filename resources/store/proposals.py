@@ -7,12 +7,15 @@ gain them. A version's status moves by compare-and-set, like a work item's state
 drafted -> verified | revise | failed -> awaiting_approval | approved | rejected -> sending -> sent
 """
 
+import difflib
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from resources.store.base import serialise
+from resources.store import schema as t
+from resources.store.base import insert, serialise
 from resources.store.store import Store, now_iso
 
 Row = dict[str, Any]
@@ -224,3 +227,103 @@ def checks_for(store: Store, item_id: str, version: int) -> list[Row]:
         .where((checks.c.item_id == item_id) & (checks.c.version == version))
         .order_by("check_no"),
     )
+
+
+# --- Revisions, their diff, and the deal's value (issue 18 §2: a request for changes makes a
+# new version, old ones kept, the diff shown to the owner). No new table or column: a version
+# that revises one of another item (a client's answer revising the lead's proposal) says so in
+# the `controls` table, one put-once row per version, like resources/store/mailbox_links.py.
+
+REVISES = "proposal_revises:"
+LINK_ACTOR = "proposals"
+
+
+def link_revision(
+    store: Store, item_id: str, version: int, *, revises_item: str, revises_version: int
+) -> bool:
+    """Record that `item_id` v`version` revises `revises_item` v`revises_version`, once (a
+    re-run after a crash writes nothing twice); whether it was new. Audited with it."""
+    value = {"item_id": revises_item, "version": revises_version}
+    c = t.controls
+    with store.tx() as conn:
+        stamp = now_iso()
+        added = conn.execute(
+            insert(conn, c)
+            .values(key=f"{REVISES}{item_id}:{version}", value=json.dumps(value), actor=LINK_ACTOR,
+                    at=stamp)
+            .on_conflict_do_nothing(index_elements=[c.c.key])
+        ).rowcount  # fmt: skip
+        if added:
+            store._audit(
+                conn, item_id, LINK_ACTOR, "proposal_revision_linked", {"version": version, **value}
+            )
+    return bool(added)
+
+
+def revised_version(store: Store, item_id: str, version: int) -> Row | None:
+    """The version this one revises: the linked one (another item's), else the item's own
+    previous version; None for a first proposal."""
+    row = store.control(f"{REVISES}{item_id}:{version}")
+    if row is not None:
+        try:
+            link = json.loads(row["value"])
+            return get_version(store, str(link["item_id"]), int(link["version"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+    return get_version(store, item_id, version - 1) if version > 1 else None
+
+
+def history(store: Store, item_id: str, version: int | None = None) -> list[Row]:
+    """Every version up to this one (the newest when None), oldest first, across the items a
+    revision chain spans (the lead's v1, then the answer's v1 revising it, ...)."""
+    current = get_version(store, item_id, version) if version else latest(store, item_id)
+    chain: list[Row] = []
+    while current is not None and len(chain) < 50:  # a chain is short; 50 stops a loop
+        chain.append(current)
+        current = revised_version(store, current["item_id"], current["version"])
+    return list(reversed(chain))
+
+
+def _priced_lines(version: Row) -> list[str]:
+    lines = [
+        f"{x['code']}  {x['quantity']} {x['unit']} x {x['unit_price']} = {x['amount']}"
+        for x in version["lines"]
+    ]
+    return [*lines, f"TOTAL {float(version['total']):.2f} {version['currency']}"]
+
+
+def diff(store: Store, item_id: str, version: int) -> str:
+    """A unified diff of the Markdown and of the priced lines between this version and the
+    one it revises, as plain text for the CLI and the desk; "" for a first version."""
+    new = get_version(store, item_id, version)
+    old = revised_version(store, item_id, version) if new is not None else None
+    if new is None or old is None:
+        return ""
+    before = f"{old['item_id']} v{old['version']}"
+    after = f"{new['item_id']} v{new['version']}"
+    text = difflib.unified_diff(
+        old["markdown"].splitlines(),
+        new["markdown"].splitlines(),
+        f"{before} (markdown)",
+        f"{after} (markdown)",
+        lineterm="",
+    )
+    priced = difflib.unified_diff(
+        _priced_lines(old), _priced_lines(new), f"{before} (lines)", f"{after} (lines)", lineterm=""
+    )
+    return "\n".join([*text, *priced])
+
+
+def set_deal_amount(store: Store, source_item_id: str, amount: str) -> bool:
+    """The deal's value as the proposal's total (`"3600.00 EUR"`): the CRM's upsert moves
+    stages only, so the workflow sets the value it priced. True when it changed."""
+    d = t.deals
+    with store.tx() as conn:
+        changed = conn.execute(
+            d.update()
+            .where((d.c.source_item_id == source_item_id) & (d.c.amount.is_distinct_from(amount)))
+            .values(amount=amount, updated_at=now_iso())
+        ).rowcount
+        if changed:
+            store._audit(conn, source_item_id, LINK_ACTOR, "deal_amount", {"amount": amount})
+    return bool(changed)
