@@ -1,8 +1,10 @@
 """Controls (key → value set by an operator: the kill switch, connector back-offs) and the
 named locks runs hold while they write memory or drain deliveries."""
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
 
@@ -97,6 +99,38 @@ class Controls(StoreBase):
                 .values(expires_at=time.time() + ttl_s)
             )
             return renewed.rowcount == 1
+
+    @contextlib.contextmanager
+    def holding_lock(
+        self,
+        name: str,
+        owner: str,
+        is_stale: Callable[[str], bool],
+        *,
+        ttl_s: float = LOCK_TTL_S,
+    ) -> Iterator[bool]:
+        """`acquire_lock` for a body that may outlast `ttl_s`: yields whether the lock was
+        taken, renews it from a heartbeat thread every third of the ttl while the body runs
+        (so a live holder is never taken for a dead one), and releases it at the end. A
+        holder that is really gone stops renewing, and the lock expires as before."""
+        if not self.acquire_lock(name, owner, is_stale, ttl_s=ttl_s):
+            yield False
+            return
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(ttl_s / 3):
+                if not self.renew_lock(name, owner, ttl_s=ttl_s):
+                    return  # taken over (we were stale): nothing of ours to renew
+
+        heart = threading.Thread(target=beat, name=f"lock-heartbeat:{name}", daemon=True)
+        heart.start()
+        try:
+            yield True
+        finally:
+            done.set()
+            heart.join()
+            self.release_lock(name, owner)
 
     def lock_holder(self, name: str) -> Row | None:
         rows = self._all(t.locks.select().where(t.locks.c.name == name))

@@ -126,3 +126,30 @@ def test_two_workers_racing_a_lock_one_holds_it(store_url) -> None:
         assert first[n] != second[n]  # exactly one of the two holds each lock
         assert store.lock_holder(f"drain-{n}")["owner"] == ("run-0" if first[n] else "run-1")
     store.close()
+
+
+def test_a_live_holder_past_the_ttl_keeps_its_lock(store_url) -> None:
+    """A holder whose work outlasts the lock's ttl (a long delivery drain, a big memory write)
+    keeps it while alive: `holding_lock` renews it, so a second worker cannot take it over as
+    if the first were dead. A plain acquire is taken over once its ttl passes."""
+    import time
+
+    first, second = Store(store_url), Store(store_url)
+    try:
+        assert first.acquire_lock("plain", "run-a", lambda _o: False, ttl_s=0.3)
+        time.sleep(0.5)
+        assert second.acquire_lock("plain", "run-b", lambda _o: False)  # expired: taken over
+
+        with first.holding_lock("drain", "run-a", lambda _o: False, ttl_s=0.3) as held:
+            assert held
+            time.sleep(0.9)  # three ttls
+            assert not second.acquire_lock("drain", "run-b", lambda _o: False)
+        assert first.lock_holder("drain") is None  # released at the end of the block
+        assert second.acquire_lock("drain", "run-b", lambda _o: False)
+
+        with first.holding_lock("drain", "run-a", lambda _o: False) as held:
+            assert not held  # run-b holds it: the body learns it, nothing is renewed
+        assert second.lock_holder("drain")["owner"] == "run-b"
+    finally:
+        first.close()
+        second.close()

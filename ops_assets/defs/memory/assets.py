@@ -28,10 +28,11 @@ def episodic_memory(
     mem = memory.get(st)
     # One memory writer at a time: an erase must never race a write of the rows it removes.
     # Skipped rows stay unremembered: the outcomes sensor asks again in its next window.
-    if not st.acquire_lock(WRITE_LOCK, run_id, holder_is_gone(context)):
-        context.log.info("another run (or an erase) is writing memory; this one leaves it")
-        return
-    try:
+    # Renewed while the write runs: a long rebuild is never taken for a dead holder.
+    with st.holding_lock(WRITE_LOCK, run_id, holder_is_gone(context)) as held:
+        if not held:
+            context.log.info("another run (or an erase) is writing memory; this one leaves it")
+            return
         pending = st.unremembered()
         if mem.legacy(EPISODIC):
             # Written before memory had vectors: rebuilt whole from the store (derived data).
@@ -42,8 +43,6 @@ def episodic_memory(
         # Marked only after the write: a crash in between re-writes the same rows (same ids).
         for item in pending:
             st.update_fields(item["id"], remembered_state=item["state"])
-    finally:
-        st.release_lock(WRITE_LOCK, run_id)
     kinds: dict[str, int] = {}
     for row in rows:
         kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
