@@ -11,6 +11,14 @@ from resources.store import schema as t
 from resources.store.base import Row
 from resources.store.memory_records import MemoryRecords
 
+# The proposals workflow's tables (migration 0009; defined beside their queries in
+# resources/store/proposals.py, which imports the Store and so cannot be imported here).
+_PROPOSAL_TABLES = {
+    name: sa.table(name, sa.column("item_id"))
+    for name in ("proposal_checks", "proposal_versions", "proposal_plan_steps")
+}
+_TABLE_NAMES = {*t.metadata.tables, *_PROPOSAL_TABLES}
+
 
 def stored_forms(text: str) -> set[str]:
     """A text as it may sit in a JSON column: itself, JSON-escaped once (a prompt) and twice
@@ -60,12 +68,19 @@ class Erase(MemoryRecords):
                 ("deals", t.deals, sa.func.lower(t.deals.c.contact_email) == address),
                 ("contacts", t.contacts, sa.func.lower(t.contacts.c.email) == address),
                 ("work_items", t.work_items, t.work_items.c.id.in_(item_ids)),
+                # A lead's plan, proposal versions and verifier rows quote the lead.
+                *(
+                    (name, table, table.c.item_id.in_(item_ids))
+                    for name, table in _PROPOSAL_TABLES.items()
+                ),
             ):
                 counts[name] = conn.execute(table.delete().where(condition)).rowcount
             counts.update(self.forget_memory_records(conn, item_ids, email))
             counts.update(self._erase_quoting(conn, list(quoting)))
             # What was erased, never what it said: counts only, no address, no text.
             self._audit(conn, None, "privacy", "erased", {"items": len(item_ids), **counts})
+        if self.engine.dialect.name == "postgresql":
+            self._rewrite_postgres_tables([name for name, count in counts.items() if count])
         if self.engine.dialect.name == "sqlite" and self.engine.url.database:
             import sqlite3
 
@@ -79,6 +94,18 @@ class Erase(MemoryRecords):
             finally:
                 raw.close()
         return counts
+
+    def _rewrite_postgres_tables(self, touched: list[str]) -> None:
+        """A DELETE on Postgres leaves the rows' bytes in the table's pages until they are
+        reused; VACUUM FULL writes each touched table afresh, so the erased words leave the
+        data files (as SQLite's VACUUM does for its file). It locks each table for the rewrite:
+        an erase is rare and a solo operator's tables are small. (The server's write-ahead log
+        keeps the words until it recycles its segments.)"""
+        names = {"calls_quoting": "model_calls", "failures_quoting": "failures"}
+        tables = sorted({names.get(name, name) for name in touched} & _TABLE_NAMES)
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in tables:
+                conn.execute(sa.text(f'VACUUM FULL "{table}"'))
 
     def _erase_quoting(self, conn: sa.Connection, needles: list[str]) -> dict[str, int]:
         if not needles:

@@ -204,3 +204,77 @@ def test_a_settled_reservation_is_not_released(store) -> None:
     with pytest.raises(BudgetExhausted, match="w budget"):
         store.reserve("h2", 0.3, daily_budget_usd=1.0, workflow="w", workflow_budget_usd=0.6)
     assert store.audit_for_event("budget_refused")[0]["detail"]["scope"] == "w"
+
+
+def _table_bytes(store: Store, table: str) -> bytes:
+    """What the server's data files hold for `table`, after a checkpoint flushed its pages."""
+    from pathlib import Path
+
+    with store.engine.connect() as conn:
+        conn.execute(sa.text("checkpoint"))
+        data = Path(conn.execute(sa.text("show data_directory")).scalar_one())
+        relative = conn.execute(sa.text(f"select pg_relation_filepath('{table}')")).scalar_one()
+    try:
+        return b"".join(p.read_bytes() for p in data.glob(f"{relative}*"))
+    except PermissionError:
+        pytest.skip("the server's data files are not readable by this user")
+
+
+def test_erased_text_leaves_the_postgres_table_files() -> None:
+    """On Postgres a DELETE leaves the row's bytes in the table's pages until they are
+    rewritten; erase rewrites what it deleted from, so the words are gone from the data files
+    (read as the server keeps them). SQLite's VACUUM is tested in tests/opsbench/test_privacy.py."""
+    for url in fresh_database_url():
+        store = Store(url)
+        try:
+            store.register(_item("a", sender="c@x.example", body="hushhush-7f3a words"), batch="b")
+            store.register(_item("z", sender="other@x.example", body="kept"), batch="b")
+            assert b"hushhush-7f3a" in _table_bytes(store, "work_items")  # it can see it
+            store.erase_items(["a"], "c@x.example")
+            assert b"hushhush-7f3a" not in _table_bytes(store, "work_items")
+            assert store.get_item("z")["body"] == "kept"
+        finally:
+            store.close()
+
+
+def test_erase_takes_the_proposals_of_the_contact(store) -> None:
+    """A lead's proposal (its Markdown and cover mail quote the lead) goes with the lead."""
+    from resources.store import proposals
+
+    store.register(_item("a", sender="lead@x.example", body="we need a shop"), batch="b")
+    proposals.save_plan(
+        store,
+        "a",
+        [{"kind": "scope", "description": "a shop for lead", "criterion": "named"}],
+        prompt_version="p",
+    )
+    version = proposals.add_version(
+        store,
+        {
+            "item_id": "a",
+            "title": "Shop for Lead Ltd",
+            "markdown": "# A shop for Lead Ltd",
+            "lines": [],
+            "total": 100.0,
+            "currency": "EUR",
+            "valid_until": "2027-01-01",
+            "start_date": "2027-01-02",
+            "to_address": "lead@x.example",
+            "subject": "Your proposal",
+            "cover_mail": "Dear Lead",
+            "content_sha256": "0" * 64,
+            "catalogue_version": "c",
+            "prompt_version": "p",
+            "corrections": [],
+        },
+    )
+    proposals.save_checks(
+        store,
+        "a",
+        version,
+        [{"kind": "code", "name": "total", "passed": True, "evidence": "Lead Ltd total"}],
+    )
+    counts = store.erase_items(["a"], "lead@x.example")
+    assert proposals.all_versions(store, "a") == [] and proposals.plan(store, "a") == []
+    assert proposals.checks_for(store, "a", version) == []
+    assert counts["proposal_versions"] == 1
