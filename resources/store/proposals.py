@@ -327,3 +327,32 @@ def set_deal_amount(store: Store, source_item_id: str, amount: str) -> bool:
         if changed:
             store._audit(conn, source_item_id, LINK_ACTOR, "deal_amount", {"amount": amount})
     return bool(changed)
+
+
+def story(store: Store, item_id: str) -> Row | None:
+    """What `opsbench show ITEM` shows of a proposal: the plan, and each version with the
+    verifier's rows and the diff to the version it revises; None when the item has neither."""
+    steps, kept = plan(store, item_id), all_versions(store, item_id)
+    if not steps and not kept:
+        return None
+    shown = []
+    for version in kept:
+        before = revised_version(store, item_id, version["version"])
+        shown.append(
+            {
+                **{k: version[k] for k in ("version", "status", "title", "total", "currency")},
+                "reason_code": version["reason_code"],
+                "revises": f"{before['item_id']} v{before['version']}" if before else None,
+                "markdown": version["markdown"],
+                "lines": version["lines"],
+                "checks": [
+                    {k: c[k] for k in ("kind", "name", "passed", "evidence")}
+                    for c in checks_for(store, item_id, version["version"])
+                ],
+                "diff": diff(store, item_id, version["version"]),
+            }
+        )
+    return {
+        "plan": [{k: s[k] for k in ("step", "kind", "description", "criterion")} for s in steps],
+        "versions": shown,
+    }

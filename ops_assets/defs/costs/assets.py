@@ -1,8 +1,10 @@
 """The cost_per_outcome asset: the call ledger attributed to delivered replies, per workflow,
-category and day, written as parquet beside the home's other reports."""
+category and day, written as parquet beside the home's other reports; and the cost per won
+deal (an accepted proposal is an outcome: won_deals.py)."""
 
 import dagster as dg
 
+from ops_assets.defs.costs.won_deals import won_deals
 from ops_assets.observability.costs import NANO, by, call_frame, cost_report
 from resources.settings import SettingsResource
 from resources.store.resource import StoreResource
@@ -19,6 +21,7 @@ def cost_per_outcome(settings: SettingsResource, store: StoreResource) -> dg.Mat
         by(frame, key).reset_index().to_parquet(reports / f"cost_by_{key}.parquet", index=False)
     report = cost_report(st)
     per_agent = by(frame, "agent")[["model_calls", "cost_usd", "saved_usd"]]
+    won = won_deals(st)
     return dg.MaterializeResult(
         metadata={
             "model_calls": report["model_calls"],
@@ -30,6 +33,10 @@ def cost_per_outcome(settings: SettingsResource, store: StoreResource) -> dg.Mat
             "outcomes": len(report["outcomes"]),
             "cost_per_outcome_usd": dg.MetadataValue.float(
                 float(report["cost_per_outcome_usd"] or 0.0)
+            ),
+            "deals_won": won["deals_won"],
+            "cost_per_won_deal_usd": dg.MetadataValue.float(
+                float(won["cost_per_won_deal_usd"] or 0.0)
             ),
             "unattributed_usd": dg.MetadataValue.float(
                 float(report["unattributed"]["cost_nusd"] / NANO)

@@ -15,10 +15,13 @@ from ops_assets.agents.agent_run import valid_output
 from resources.scopes import require_scope
 from resources.settings import SettingsResource
 from resources.store import Store
+from resources.store.mailbox_links import answered_delivery
 from resources.store.resource import StoreResource
 
 # Mail that is no contact: unusable, repeated, or our own follow-ups.
 NOT_CONTACTS = ("quarantined", "duplicate")
+# Stages only this asset writes; past them the proposals workflow moves the deal.
+CRM_STAGES = ("lead", "contacted")
 
 
 @dg.asset(group_name="outcomes", kinds={"sqlite"}, deps=["delivery"])
@@ -43,6 +46,7 @@ def sync(st: Store) -> tuple[int, int]:
         if item["state"] not in NOT_CONTACTS and item["sender"] and item["kind"] != "follow_up":
             by_sender[item["sender"].lower()].append(item)
     contacts_changed = deals_changed = 0
+    own_deals = {d["source_item_id"]: d["stage"] for d in st.deals()}
     for sender, mails in by_sender.items():
         triaged = [(i, valid_output(st, i["id"], "triage")) for i in mails]
         known = [(i, out) for i, out in triaged if out is not None and out["category"] != "spam"]
@@ -65,6 +69,10 @@ def sync(st: Store) -> tuple[int, int]:
         for item, out in known:
             if out["category"] != "sales":
                 continue
+            if own_deals.get(item["id"], "lead") not in CRM_STAGES:
+                continue  # a proposal moved it on: never back to lead or contacted
+            if _answers_a_proposal(st, item):
+                continue  # the client's answer belongs to the lead's deal, not one of its own
             deal = {
                 "id": "deal_" + hashlib.sha256(item["id"].encode()).hexdigest()[:12],
                 "contact_email": sender,
@@ -77,6 +85,11 @@ def sync(st: Store) -> tuple[int, int]:
             }
             deals_changed += st.upsert_deal(deal)
     return contacts_changed, deals_changed
+
+
+def _answers_a_proposal(st: Store, item: dict[str, Any]) -> bool:
+    answered = answered_delivery(st, item)
+    return answered is not None and answered["purpose"] == "proposal"
 
 
 def _replied(st: Store, item_id: str) -> bool:

@@ -14,9 +14,10 @@ PANEL = "Reports"
 def cost(home: Home = None, config: Config = None, json: Json = False) -> int:
     """Cost per delivered outcome, and per workflow, category and day."""
     _, store = setup(home, config)
+    from ops_assets.defs.costs.won_deals import won_deals
     from ops_assets.observability.costs import cost_report
 
-    report = cost_report(store)
+    report = {**cost_report(store), "won_deals": won_deals(store)}
     if json:
         out(report, True)
         return EXIT_OK
@@ -28,7 +29,7 @@ def cost(home: Home = None, config: Config = None, json: Json = False) -> int:
         f"{len(report['outcomes'])} delivered outcomes"
         + (f", ${per:.6f} each on average" if per is not None else "")
         + f"\nunattributed: {report['unattributed']['model_calls']} calls, "
-        f"${report['unattributed']['cost_usd']:.6f}"
+        f"${report['unattributed']['cost_usd']:.6f}" + _won_line(report["won_deals"])
     )
     breakdowns = [
         _breakdown(title, report[title.replace(" ", "_")])
@@ -36,6 +37,13 @@ def cost(home: Home = None, config: Config = None, json: Json = False) -> int:
     ]
     ui.show(summary, *breakdowns)
     return EXIT_OK
+
+
+def _won_line(won: dict[str, Any]) -> str:
+    per = won["cost_per_won_deal_usd"]
+    return f"\n{won['deals_won']} won deals (accepted proposals)" + (
+        f", ${per:.6f} each: every call of the lead and its answers" if per is not None else ""
+    )
 
 
 def _breakdown(title: str, rows: dict[str, dict[str, Any]]) -> Any:
@@ -57,9 +65,12 @@ def _breakdown(title: str, rows: dict[str, dict[str, Any]]) -> Any:
 
 @app.command(rich_help_panel=PANEL)
 def crm(home: Home = None, config: Config = None, json: Json = False) -> int:
-    """The contacts and deals the CRM executor keeps."""
+    """The contacts and deals the CRM executor keeps, and the pipeline by stage with values."""
     _, store = setup(home, config)
-    report = {"contacts": store.contacts(), "deals": store.deals()}
+    from ops_assets.defs.crm.pipeline import pipeline_by_stage
+
+    deals = store.deals()
+    report = {"contacts": store.contacts(), "deals": deals, "pipeline": pipeline_by_stage(deals)}
     if json:
         out(report, True)
         return EXIT_OK
@@ -92,6 +103,20 @@ def crm(home: Home = None, config: Config = None, json: Json = False) -> int:
                 [
                     (d["id"], d["stage"], d["contact_email"], d["amount"], d["title"])
                     for d in report["deals"]
+                ],
+            )
+        )
+        shown.append(
+            ui.table(
+                "pipeline",
+                ("stage", "deals", "value"),
+                [
+                    (
+                        stage,
+                        row["deals"],
+                        ", ".join(f"{v:,.2f} {c}" for c, v in row["value"].items()) or "-",
+                    )
+                    for stage, row in report["pipeline"].items()
                 ],
             )
         )

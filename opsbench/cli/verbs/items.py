@@ -76,6 +76,11 @@ def show(item: Item, home: Home = None, config: Config = None, json: Json = Fals
         "deliveries": store.deliveries_for(found["id"]),
         "audit": store.audit_for(found["id"]),
     }
+    from resources.store import proposals
+
+    proposal = proposals.story(store, found["id"])
+    if proposal is not None:  # the plan, the verifier's rows, each version and its diff
+        story["proposal"] = proposal
     out(story, json)
     return EXIT_OK
 
