@@ -96,8 +96,17 @@ def status(home: Home, store: Store) -> dict[str, Any]:
             for i in failures
         ],
         "alerts": {"count": len(alerts), "last": alerts[-5:]},
+        "model_call_latency": model_call_latency(store),
         "memory": _memory(home, store),
     }
+
+
+def model_call_latency(store: Store, days: int = 30) -> dict[str, Any]:
+    """Per agent, p50/p95 wall time of its paid model calls over the last `days` (ms)."""
+    from resources.llm.latency import per_agent
+
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=days)).isoformat()
+    return dict(per_agent(store.call_latencies(since)))
 
 
 def _memory(home: Home, store: Store) -> dict[str, Any]:

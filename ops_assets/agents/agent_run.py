@@ -14,6 +14,7 @@ import dagster as dg
 from ops_assets.quality import failures as failure_log
 from resources.llm.client import CallRequest, CallResult
 from resources.llm.hashing import canonical_json, text_hash
+from resources.llm.latency import summary
 from resources.store import Store
 
 # Inputs that never reach an agent.
@@ -276,4 +277,16 @@ def batch_metadata(
         "failures": sum(failures.values()),
         "failure_reasons": dg.MetadataValue.json(dict(failures)),
         "item_ids": dg.MetadataValue.json(list(item_ids)),
+        **latency_metadata(results),
+    }
+
+
+def latency_metadata(results: Sequence[CallResult]) -> dict[str, Any]:
+    """p50/p95 wall time of the batch's paid model calls (cache hits took no model time)."""
+    measured = summary(r.latency_ms for r in results if r.latency_ms is not None and not r.cached)
+    if measured is None:
+        return {"model_call_latency_p50_ms": None, "model_call_latency_p95_ms": None}
+    return {
+        "model_call_latency_p50_ms": measured["p50_ms"],
+        "model_call_latency_p95_ms": measured["p95_ms"],
     }

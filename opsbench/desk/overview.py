@@ -8,6 +8,7 @@ from typing import Any
 
 from ops_assets.observability.costs import UNATTRIBUTED, call_frame
 from ops_assets.quality.failures import HUMAN_CORRECTION
+from resources.llm.latency import per_agent, percentile
 from resources.settings.config import Config
 from resources.settings.policy import load_policy
 from resources.store import Store
@@ -88,12 +89,6 @@ def failure_rates(store: Store, items: list[dict[str, Any]]) -> list[dict[str, A
     ]
 
 
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def latency(store: Store, items: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Seconds from registration to the latest move into a resting state (p50, p95)."""
     since = _ago(WINDOW_DAYS)
@@ -110,8 +105,8 @@ def latency(store: Store, items: list[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     return {
         "items": len(seconds),
-        "p50_s": round(_percentile(seconds, 0.5), 1),
-        "p95_s": round(_percentile(seconds, 0.95), 1),
+        "p50_s": round(percentile(seconds, 0.5), 1),
+        "p95_s": round(percentile(seconds, 0.95), 1),
     }
 
 
@@ -157,6 +152,7 @@ def overview(store: Store, config: Config) -> dict[str, Any]:
         "cost_per_outcome": cost_per_outcome(store),
         "failure_rates": failure_rates(store, items),
         "latency": latency(store, items),
+        "model_latency": per_agent(store.call_latencies(_ago(WINDOW_DAYS))),
         "rules": decisions_per_rule(store),
         "kill_switch": store.kill_switch_on(),
     }

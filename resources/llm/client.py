@@ -64,6 +64,8 @@ class CallResult:
     error_code: str | None = None
     error: str | None = None
     model: str = ""
+    latency_ms: int | None = None
+    """Wall time of the paid call; None for an answer from the ledger."""
 
     @property
     def ok(self) -> bool:
@@ -265,6 +267,7 @@ class ModelClient:
                     raise
                 result.error_code, result.error = "budget_exhausted", str(exc)
                 return None
+            started = time.monotonic()
             try:
                 raw = await client.chat.completions.create(**body)
             except openai.APIStatusError as exc:
@@ -286,6 +289,8 @@ class ModelClient:
                 result.error_code, result.error = "model_unavailable", _error_text(exc)
                 continue
             response = raw.model_dump(mode="json")
+            # The wall time of the paid attempt (the one answered), as the owner waits for it.
+            result.latency_ms = round((time.monotonic() - started) * 1000)
             self._settle(reservation, worst, request, body, response, prices, result)
             result.error_code = result.error = None
             return response
@@ -346,6 +351,7 @@ class ModelClient:
                 "cost_usd": result.cost_usd,
                 "item_id": request.item_id,
                 "run_id": self.run_id,
+                "latency_ms": result.latency_ms,
             },
         )
 

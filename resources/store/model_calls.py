@@ -254,3 +254,18 @@ class ModelCalls(StoreBase):
                 "cost_usd": float(paid[3]),
                 "cache_hits": int(hits.scalar_one()),
             }
+
+    def call_latencies(self, since: str | None = None) -> dict[str, list[int]]:
+        """Per agent, the measured wall times (ms) of paid calls since a timestamp; cache hits
+        cost no time and calls from before migration 0012 have none, so neither is here."""
+        mc = t.model_calls
+        query = (
+            sa.select(mc.c.agent, mc.c.latency_ms)
+            .where(mc.c.latency_ms.is_not(None), mc.c.created_at >= (since or ""))
+            .order_by(mc.c.agent)
+        )
+        found: dict[str, list[int]] = {}
+        with self.read() as conn:
+            for agent, latency_ms in conn.execute(query):
+                found.setdefault(agent, []).append(int(latency_ms))
+        return found

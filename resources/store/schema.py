@@ -88,6 +88,7 @@ model_calls = sa.Table(
     sa.Column("item_id", sa.String),
     sa.Column("run_id", sa.String),
     sa.Column("created_at", sa.String, nullable=False),
+    sa.Column("latency_ms", sa.Integer),  # wall time of the paid call; None before 0012
 )
 
 call_uses = sa.Table(

@@ -35,7 +35,7 @@ def test_migrations_are_idempotent_and_recorded(store_url) -> None:
     Store(store_url).close()
     store = Store(store_url)  # second start: nothing to do, nothing breaks
     with store.engine.connect() as conn:
-        assert conn.execute(sa.text("select version_num from alembic_version")).scalar() == "0011"
+        assert conn.execute(sa.text("select version_num from alembic_version")).scalar() == "0012"
         if store.engine.dialect.name == "sqlite":
             assert conn.execute(sa.text("pragma journal_mode")).scalar() == "wal"
     store.close()

@@ -58,6 +58,15 @@ def _status_view(report: dict[str, Any]) -> Group:
         )
     )
     parts.append(ui.table("sensors", ("sensor", "state"), list(report["sensors"].items())))
+    latency = report["model_call_latency"]
+    parts.append(
+        ui.table(
+            "model-call latency, 30 days (ms; paid calls, cache hits excluded)",
+            ("agent", "calls", "p50", "p95"),
+            [(a, v["calls"], v["p50_ms"], v["p95_ms"]) for a, v in latency.items()]
+            or [("none yet", 0, "-", "-")],
+        )
+    )
     if report["deferred"]:
         parts.append(Text("\n".join(deferred_lines(report["deferred_groups"]))))
         parts.append(

@@ -30,6 +30,7 @@ ITEM_KEYS = {
 }
 STATUS_KEYS = {
     "home",
+    "model_call_latency",
     "states",
     "kill_switch",
     "budgets",
@@ -87,6 +88,7 @@ def test_status_text_shows_its_tables(taken_in, capsys) -> None:
     code, out, _ = run(capsys, "status", "--home", str(taken_in.home.root))
     assert code == 0
     assert "kill switch: off" in out and "budgets today (USD)" in out
+    assert "model-call latency" in out  # per agent p50/p95 (none measured yet here)
     assert re.search(r"│ received +│ \d+ +│", out) and "inbox_sensor" in out
 
 
