@@ -19,6 +19,13 @@ from resources.llm.hashing import request_hash
 from resources.llm.scripted import ScriptedModel
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 resets connections when more clients than that connect at
+    # once (a benchmark at C = 32 or 128 does); a hosted endpoint queues them.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class StubServer:
     def __init__(
         self,
@@ -39,8 +46,7 @@ class StubServer:
         self.billed: list[tuple[int, int]] = []  # (prompt tokens, completion tokens) per answer
         self.authorizations: set[str] = set()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

@@ -87,7 +87,7 @@ class Batching(_Strict):
 
 
 class Concurrency(_Strict):
-    model_calls: int | None = Field(default=None, gt=0, le=64)
+    model_calls: int | None = Field(default=None, gt=0, le=1024)
     """None = what the endpoint serves (1 for the local server, 4 elsewhere)."""
 
 
