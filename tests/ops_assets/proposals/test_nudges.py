@@ -109,3 +109,40 @@ def test_an_answered_proposal_gets_no_nudge(bench) -> None:
     nudge(bench, at(10))
     assert nudges(bench) == []
     assert deal_of(bench.store, sent.lead["id"])["stage"] == "proposal_sent"
+
+
+def test_an_answer_to_a_nudge_answers_the_proposal(bench) -> None:
+    """Seeded as triage would route it to the workflow (`triaged`, route `proposals`); the
+    nudge went out on the reply path (a delivery of purpose `reply`)."""
+    from ops_assets.defs.proposals.replies.assets import proposal_answer
+
+    sent = send_proposal(bench.store, sent_at=FRIDAY)
+    nudge(bench, at(5))
+    (made,) = nudges(bench)
+    reply_id = "dlv_" + "0" * 20
+    bench.store.delivery_intent(
+        {
+            "id": reply_id,
+            "item_id": made["id"],
+            "destination": "meg@greenleafyoga.example",
+            "purpose": "reply",
+            "connector": "smtp",
+            "content_hash": "x",
+        }
+    )
+    bench.store.delivery_mark(reply_id, "confirmed")
+    answer = client_answer(bench.store, sent, "Sorry for the silence: yes, we accept!", "late")
+    on_nudge = f"<{reply_id}@northwind.example>"  # only the nudge's id: nothing else to follow
+    bench.store.update_fields(answer["id"], in_reply_to=on_nudge, references=[on_nudge])
+    bench.script(
+        request_scripts={
+            "proposal_answer": lambda body: {
+                "outcome": "accepted",
+                "changes": [],
+                "summary": "They accept.",
+            }
+        }
+    )
+    assert bench.materialize([proposal_answer]).success
+    assert deal_of(bench.store, sent.lead["id"])["stage"] == "accepted"
+    assert bench.store.get_item(answer["id"])["reason_code"] == "proposal_accepted"

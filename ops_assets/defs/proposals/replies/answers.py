@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ops_assets.agents.quoting import reply_text_only
+from ops_assets.defs.proposals.deals import NUDGE_SOURCE
 from ops_assets.defs.proposals.workflow import PROPOSALS, PURPOSE
 from ops_assets.defs.triage.rules import no_action_rule
 from resources.store import Store
@@ -35,14 +36,31 @@ def answered_version(st: Store, delivery: dict[str, Any]) -> dict[str, Any] | No
     return found[-1] if found else None
 
 
+def proposal_delivery(st: Store, answered: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The proposal send an answered delivery stands for: itself for a proposal; for the
+    reply that carried one of our nudges (nudges/), the proposal that nudge was about."""
+    if answered is None or answered["purpose"] == PURPOSE:
+        return answered
+    nudge = st.get_item(answered["item_id"]) or {}
+    source = nudge.get("source") or ""
+    if not source.startswith(NUDGE_SOURCE):
+        return None
+    sent = [
+        d
+        for d in st.deliveries_for(source.removeprefix(NUDGE_SOURCE))
+        if d["purpose"] == PURPOSE and d["state"] == "confirmed"
+    ]
+    return sent[-1] if sent else None
+
+
 def answers(st: Store) -> list[Answer]:
-    """Answers to our proposals waiting to be read, oldest first."""
+    """Answers to our proposals (or to a nudge of one) waiting to be read, oldest first."""
     found = []
     for item in st.items(states=["triaged"]):
         if item["route"] != ROUTE:
             continue
-        delivery = answered_delivery(st, item)
-        if delivery is None or delivery["purpose"] != PURPOSE:
+        delivery = proposal_delivery(st, answered_delivery(st, item))
+        if delivery is None:
             continue  # a new lead: the lead's agents take it
         found.append(Answer(item, delivery, answered_version(st, delivery)))
     return found
