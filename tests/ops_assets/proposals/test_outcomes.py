@@ -127,3 +127,15 @@ def test_show_and_proposals_list_a_revision_with_its_diff(bench, capsys) -> None
     assert listed[answer["id"]]["stage"] == "revision_requested"  # the lead's deal, followed
     assert listed[answer["id"]]["value"] == 1800.0
     assert deal_of(bench.store, answer["id"])["amount"] == "5700.00 EUR"  # what was answered
+
+
+def test_crm_and_cost_as_text_show_the_pipeline_and_won_deals(bench, capsys) -> None:
+    sent = send_proposal(bench.store)
+    client_answer(bench.store, sent, "We accept.")
+    bench.script(request_scripts={"proposal_answer": reader("accepted")})
+    assert bench.materialize(answer_assets()).success
+    assert main(["crm", "--home", str(bench.home.root)]) == 0
+    text = capsys.readouterr().out
+    assert "pipeline" in text and "accepted" in text and "5,700.00 EUR" in text
+    assert main(["cost", "--home", str(bench.home.root)]) == 0
+    assert "1 won deals (accepted proposals)" in capsys.readouterr().out
