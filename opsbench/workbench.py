@@ -18,6 +18,7 @@ from resources.settings.home import REPO_ROOT, Home
 
 if TYPE_CHECKING:
     from resources.llm.local_server import LocalServer
+    from resources.store import Store
 
 WORKSPACE = REPO_ROOT / "workspace.yaml"
 SAMPLE_INBOX = REPO_ROOT / "samples" / "inbox"
@@ -174,6 +175,13 @@ def start_embeddings(home: Home) -> "LocalServer | None":
     return ensure_embed_server(home, log=_log)
 
 
+def record_console_url(store: "Store", port: int) -> None:
+    """The desk this run serves, for the digest's link when the config names none."""
+    from ops_assets.observability.notifications import CONSOLE_CONTROL
+
+    store.set_control(CONSOLE_CONTROL, f"http://127.0.0.1:{port}/desk", actor="workbench")
+
+
 def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
     from opsbench.ui_server import auth_headers, login_url
     from resources.store.resource import store_for
@@ -183,6 +191,7 @@ def run_workbench(home: Home, *, port: int, llm: str, seed: bool) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
     store = store_for(home.store_url)
+    record_console_url(store, port)
     server = None
     if llm == "local":
         from opsbench.cli.model import prepare_weights

@@ -17,6 +17,7 @@ from ops_assets.governance.injection import injection_flags
 from resources.settings.config import Identity
 from resources.settings.policy import Policy
 from resources.store import Store
+from resources.store.deliveries import OWNER_DIGEST
 
 # Message-level holds, also added to the item's flags (memory keeps flagged mail out).
 MESSAGE_HOLDS = (
@@ -30,11 +31,14 @@ _SECRET_FLAGS = frozenset({"reveal_secrets", "reveal_prompt"})
 
 
 def delivered_domains(st: Store) -> set[str]:
-    """Domains we confirmed a reply to (look-alikes are measured against them)."""
+    """Domains we confirmed a reply to (look-alikes are measured against them); the owner's
+    own digest is no reply to a client."""
     return {
         domain_of(d["destination"])
         for d in st.all_deliveries()
-        if d["state"] == "confirmed" and "@" in str(d["destination"])
+        if d["state"] == "confirmed"
+        and "@" in str(d["destination"])
+        and d["purpose"] != OWNER_DIGEST
     }
 
 

@@ -40,9 +40,13 @@ from resources.settings.environment import secret_value
 from resources.settings.home import Home
 from resources.store import Store
 from resources.store import schema as t
+from resources.store.deliveries import OWNER_DIGEST
 
 CONTROL = "notifications.digest"
-PURPOSE = "digest"
+PURPOSE = OWNER_DIGEST  # the store keeps it out of "domains we replied to"
+# Where `opsbench run` last served the desk (workbench.py writes it): the digest's link when
+# the config names none.
+CONSOLE_CONTROL = "workbench.console_url"
 WAITING = ("awaiting_approval", "awaiting_human", "deferred")
 # Group, and its heading in the mail, in the order the mail lists them.
 GROUPS = {
@@ -73,6 +77,8 @@ class Digest:
     alerts_to: str
     since: str | None
     groups: dict[str, list[Entry]] = field(default_factory=dict)
+    console_url: str = ""
+    """Where the desk is (`console_url()`), for the mail's and the webhook's link."""
 
     @property
     def item_id(self) -> str:
@@ -159,6 +165,7 @@ def gather(st: Store, home: Home, config: Config, *, now: dt.datetime) -> Digest
         alerts_to=now.isoformat(timespec="microseconds"),
         since=state.get("sent_at"),
         groups={g: [] for g in GROUPS},
+        console_url=console_url(st, config),
     )
     seen: set[tuple[str, str]] = set()
     waiting = [i for i in st.items(states=WAITING) if i["id"] in moved]
@@ -183,10 +190,20 @@ def summary_line(digest: Digest) -> str:
     return f"Opsbench: {digest.total()} new for you ({'; '.join(parts)})"
 
 
+def console_url(st: Store, config: Config) -> str:
+    """The desk's address: the config's when it names one, else the one `opsbench run`
+    serves (its --port), else the default."""
+    n = config.notifications
+    if "console_url" in n.model_fields_set:
+        return n.console_url
+    served = st.control(CONSOLE_CONTROL)
+    return str(served["value"]) if served else n.console_url
+
+
 def mail_text(digest: Digest, config: Config) -> str:
     n = config.notifications
     since = f" since {digest.since[:16].replace('T', ' ')} UTC" if digest.since else ""
-    lines = [f"{summary_line(digest)}{since}.", "", f"Open the desk: {n.console_url}", ""]
+    lines = [f"{summary_line(digest)}{since}.", "", f"Open the desk: {digest.console_url}", ""]
     for group, entries in digest.groups.items():
         if not entries:
             continue
@@ -220,7 +237,7 @@ def mail_payload(digest: Digest, config: Config, to: str) -> Callable[[str], byt
 
 def webhook_body(digest: Digest, config: Config) -> dict[str, Any]:
     """Ids, counts and reason codes (never a subject); `text` for ntfy-/Slack-style hooks."""
-    console = config.notifications.console_url
+    console = digest.console_url
     return {
         "text": f"{summary_line(digest)}: {console}",
         "digest": digest.number,

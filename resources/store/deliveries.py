@@ -10,6 +10,10 @@ import sqlalchemy as sa
 from resources.store import schema as t
 from resources.store.base import Row, StoreBase, insert, now_iso
 
+# The purpose of the owner's digest (ops_assets/observability/notifications.py): mail to the
+# owner, never evidence of a client's address.
+OWNER_DIGEST = "digest"
+
 
 class ContactErased(Exception):
     """The destination's contact was erased: nothing more is sent to them."""
@@ -27,7 +31,9 @@ class Deliveries(StoreBase):
         suffix = f"@{folded}"
         tail = sa.func.substr(d.c.destination, sa.func.length(d.c.destination) - len(suffix) + 1)
         query = sa.select(sa.func.count()).where(
-            d.c.state == "confirmed", sa.func.lower(tail) == suffix
+            d.c.state == "confirmed",
+            d.c.purpose != OWNER_DIGEST,  # the owner's own digest is no client we replied to
+            sa.func.lower(tail) == suffix,
         )
         with self.read() as conn:
             return bool(conn.execute(query).scalar_one())

@@ -91,9 +91,15 @@ def _status_view(report: dict[str, Any]) -> Group:
         parts.append(
             ui.table(
                 "last alerts",
-                ("at", "kind", "check or job", "run"),
+                ("at", "kind", "check, job, item or delivery", "run"),
                 [
-                    (a["at"], a["kind"], a.get("check") or a.get("job"), a["run_id"][:8])
+                    (
+                        a["at"],
+                        a["kind"],
+                        # A failed send or digest names its item or delivery, not a run.
+                        a.get("check") or a.get("job") or a.get("item_id") or a.get("delivery_id"),
+                        (a.get("run_id") or "-")[:8],
+                    )
                     for a in report["alerts"]["last"]
                 ],
             )
