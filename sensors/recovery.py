@@ -13,6 +13,7 @@ import time
 
 import dagster as dg
 
+from ops_assets.orchestration.workflows import batch_owned
 from resources.store import Store
 from resources.store.states import BATCH_PENDING
 
@@ -34,6 +35,9 @@ def recover_batches(
     now = time.time() if now is None else now
     moved = []
     for batch in store.pending_batches():
+        unfinished = unfinished_items(store, batch["key"])
+        if not unfinished:
+            continue  # what is left belongs to a workflow with its own job (proposals)
         runs = runs_for_attempt(instance, batch["key"], batch["attempt"])
         if not runs or not all(run.is_finished for run in runs):
             continue  # not launched yet, or still running
@@ -46,7 +50,7 @@ def recover_batches(
             continue  # give Dagster's own run retry its chance first
         if batch["attempt"] + 1 >= MAX_BATCH_ATTEMPTS:
             # Approved and sending items belong to delivery (a send in doubt has its own way).
-            for item in store.items(batch=batch["key"], states=BATCH_PENDING):
+            for item in unfinished:
                 store.transition(
                     item["id"],
                     "awaiting_human",
@@ -64,6 +68,12 @@ def recover_batches(
         store.bump_batch_attempt(batch["key"])
         moved.append(batch["key"])
     return moved
+
+
+def unfinished_items(store: Store, batch: str) -> list[dict]:  # type: ignore[type-arg]
+    """The batch's items its own job still has to move: not those a workflow with its own job
+    (not per batch) drains, which a new batch attempt would never move."""
+    return [i for i in store.items(batch=batch, states=BATCH_PENDING) if batch_owned(i)]
 
 
 def hold_for_kill_switch(instance: dg.DagsterInstance, store: Store) -> int:
@@ -87,6 +97,8 @@ def hold_for_kill_switch(instance: dg.DagsterInstance, store: Store) -> int:
         if any(not run.is_finished for run in runs):
             continue
         for item in store.items(batch=batch["key"], states=HOLDABLE):
+            if not batch_owned(item):
+                continue  # its workflow's job defers it at its next model call
             held += store.transition(
                 item["id"],
                 "deferred",

@@ -8,6 +8,7 @@ import re
 import zoneinfo
 from typing import Any
 
+from ops_assets.orchestration.workflows import REPLIES, belongs_to
 from resources.settings.config import Availability
 
 ASKS_TO_MEET = re.compile(
@@ -55,6 +56,8 @@ def offered_slots(store: Any) -> set[str]:
     """Slots already proposed in replies that are still waiting or on their way out."""
     taken: set[str] = set()
     for item in store.items(states=["awaiting_approval", "approved", "sending"]):
+        if not belongs_to(item, REPLIES):
+            continue  # only a reviewed reply carries an invite
         row = store.get_output(item["id"], "review")
         invite = ((row or {}).get("output") or {}).get("invite") or {}
         taken.update(invite.get("slots") or [])

@@ -47,7 +47,7 @@ def resume(store: Store, *, actor: str = "operator") -> dict[str, int]:
 def awaiting(store: Store) -> list[dict[str, Any]]:
     records = []
     for item in store.items(states=["awaiting_approval"]):
-        draft = final_draft(store, item["id"])
+        draft = final_draft(store, item["id"]) or _proposal_as_draft(store, item)
         records.append(
             {
                 "id": item["id"],
@@ -67,6 +67,19 @@ def awaiting(store: Store) -> list[dict[str, Any]]:
     return records
 
 
+def _proposal_as_draft(store: Store, item: dict[str, Any]) -> dict[str, Any] | None:
+    """A proposal waiting for the owner, shaped like a draft row: its recipient and cover mail
+    (the plan, verifier rows and PDF are in `opsbench show`)."""
+    if not _is_proposal(store, item["id"]):
+        return None
+    from resources.store import proposals
+
+    version = proposals.latest(store, item["id"])
+    if version is None:
+        return None
+    return {"output": {"to": version["to_address"], "body": version["cover_mail"]}}
+
+
 def approve(
     store: Store,
     config: Config,
@@ -77,7 +90,14 @@ def approve(
     actor: str = "operator",
 ) -> dict[str, Any]:
     """Approve the draft as it is, or as edited: the reply in the file `edit` or in `text`
-    (the desk's form)."""
+    (the desk's form). A proposal goes to its workflow's own verb."""
+    if _is_proposal(store, item_id):
+        if edit is not None or text is not None:
+            raise ControlError(
+                f"{item_id} is a proposal: it is sent as the verifier passed it and cannot be "
+                "edited here; reject it with the reason and the change you want"
+            )
+        return _proposal_verb(store, item_id, "approve", actor=actor)
     _awaiting_item(store, item_id)
     draft = final_draft(store, item_id)
     if draft is None or draft["output"] is None:
@@ -122,6 +142,8 @@ def approve(
 
 
 def reject(store: Store, item_id: str, *, reason: str, actor: str = "operator") -> dict[str, Any]:
+    if _is_proposal(store, item_id):
+        return _proposal_verb(store, item_id, "reject", actor=actor, reason=reason)
     _awaiting_item(store, item_id)
     draft = final_draft(store, item_id)
     if draft is not None:
@@ -136,6 +158,27 @@ def reject(store: Store, item_id: str, *, reason: str, actor: str = "operator") 
         expect=("awaiting_approval",),
     )
     return {"item": item_id, "state": "rejected"}
+
+
+def _is_proposal(store: Store, item_id: str) -> bool:
+    from ops_assets.defs.proposals.workflow import PROPOSALS
+
+    item = store.get_item(item_id)
+    return item is not None and item["route"] == PROPOSALS.name
+
+
+def _proposal_verb(
+    store: Store, item_id: str, verb: str, *, actor: str, reason: str = ""
+) -> dict[str, Any]:
+    """The proposals workflow's own approve / reject (its version moves with the item)."""
+    from ops_assets.defs.proposals.approval import owner
+
+    try:
+        if verb == "approve":
+            return owner.approve_proposal(store, item_id, actor=actor)
+        return owner.reject_proposal(store, item_id, reason=reason, actor=actor)
+    except owner.ProposalControlError as exc:
+        raise ControlError(str(exc)) from exc
 
 
 def _awaiting_item(store: Store, item_id: str) -> dict[str, Any]:

@@ -53,6 +53,12 @@ def decide(policy: Policy, action: str, facts: Facts) -> Decision:
     rules = policy.action(action)
     decision = Decision(rules.default, "default", policy.version)
     for rule in rules.rules:
-        if _matches(rule.when, facts) and SEVERITY[rule.then] > SEVERITY[decision.verdict]:
+        if not _matches(rule.when, facts):
+            continue
+        stricter = SEVERITY[rule.then] > SEVERITY[decision.verdict]
+        # A matching rule as strict as the default names why (a proposal held as over the
+        # amount limit, not merely by default); the first such rule wins among equals.
+        naming = SEVERITY[rule.then] == SEVERITY[decision.verdict] and decision.rule == "default"
+        if stricter or naming:
             decision = Decision(rule.then, rule.name, policy.version)
     return decision

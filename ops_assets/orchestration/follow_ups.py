@@ -8,6 +8,7 @@ import hashlib
 from typing import Any
 
 from ops_assets.agents.agent_run import output_row, valid_output
+from ops_assets.orchestration.workflows import REPLIES, belongs_to
 from resources.store import Store
 
 KIND = "follow_up"
@@ -28,6 +29,8 @@ def due(store: Store, now: dt.datetime, after_days: float) -> list[tuple[dict[st
     cutoff = (now - dt.timedelta(days=after_days)).isoformat()
     found = []
     for item in store.items(states=["delivered"]):
+        if not belongs_to(item, REPLIES):
+            continue  # a workflow follows up its own sends (a proposal's nudges)
         if item["kind"] == KIND or store.get_item(follow_up_id(item["id"])) is not None:
             continue
         sent = [

@@ -39,10 +39,12 @@ def hold_if_blocked(
 ) -> BatchRate:
     """The agent's failure rate over the batch's stored rows (a run that died half-way and its
     re-run count as one, so a crash cannot dilute it); above the limit, everything of the
-    batch still waiting in `stage` goes to the owner as `batch_blocked`."""
+    batch still waiting in `stage` goes to the owner as `batch_blocked` — of the items this
+    agent judged only: another workflow's items in the same state are not its to hold."""
     rate = BatchRate(*batch_failure_rate(st, items, asset), limit)
     if rate.blocked:
-        waiting = st.items(batch=batch, states=[stage])
+        judged = {i["id"] for i in items}
+        waiting = [i for i in st.items(batch=batch, states=[stage]) if i["id"] in judged]
         hold_blocked(st, waiting, actor=actor, rate=rate.rate, expect=stage)
     return rate
 

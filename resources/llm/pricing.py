@@ -61,7 +61,8 @@ def require_prices(
 
 def require_prices_for(spec: str, config: Any, budgets: Any) -> None:
     """The start check over the config and the policy's budgets (duck-typed: this layer does
-    not know the config's classes): the chat model, the cheaper model, the embedder."""
+    not know the config's classes): the chat model, each agent's in `llm.models`, the cheaper
+    model, the embedder."""
     from resources.memory.embeddings import chosen_spec
 
     llm, memory = config.llm, config.memory
@@ -74,6 +75,10 @@ def require_prices_for(spec: str, config: Any, budgets: Any) -> None:
         embedder=chosen_spec(memory.embedder),
         embedding_model=memory.embedding_model or environment().embedding_model,
     )
+    for chosen in getattr(llm, "models", {}).values():  # an agent's own model (llm.models)
+        require_prices(
+            chosen.endpoint or spec, chosen.model or llm.model or environment().model, llm.prices
+        )
 
 
 def _missing(models: list[str]) -> str:

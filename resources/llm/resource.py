@@ -1,4 +1,6 @@
-"""The `llm` resource: a ModelClient for the endpoint chosen by `--llm` (OPSBENCH_LLM)."""
+"""The `llm` resource: a ModelClient for the endpoint chosen by `--llm` (OPSBENCH_LLM), or per
+agent by config `llm.models` (a small model for routing, a larger one for writing); every
+model is priced before its first call, as the budget rules say (pricing.py)."""
 
 import dagster as dg
 
@@ -28,22 +30,28 @@ class LLMResource(dg.ConfigurableResource):
         """Tests override this to script particular answers; None = the default script."""
         return None
 
-    def endpoint(self) -> Endpoint:
+    def endpoint(self, asset: str | None = None, profile: str | None = None) -> Endpoint:
+        """The workbench's endpoint and model, or the one config `llm.models` names for this
+        agent (by its asset name), else for its model profile (a workflow's `small`/`large`)."""
         config = self.settings.config()
+        chosen = config.llm.models.get(asset or "") or config.llm.models.get(profile or "")
+        spec = (chosen.endpoint if chosen else None) or self.chosen_spec()
         return resolve(
-            self.chosen_spec(),
+            spec,
             home=self.settings.home_dir().root,
-            model=config.llm.model,
+            model=(chosen.model if chosen else None) or config.llm.model,
             scripted=self.scripted_model(),
         )
 
-    def client(self, store: Store, *, run_id: str | None, asset: str) -> ModelClient:
+    def client(
+        self, store: Store, *, run_id: str | None, asset: str, profile: str | None = None
+    ) -> ModelClient:
         from resources.scopes import require_scope
 
         policy = self.settings.policy()
         require_scope(store, asset, "model", policy.scopes)
         config, budgets = self.settings.config(), policy.budgets
-        endpoint, prices = self.endpoint(), config.llm.prices
+        endpoint, prices = self.endpoint(asset, profile), config.llm.prices
         cheaper_model = budgets.cheaper_model if budgets.on_exhausted == "cheaper_model" else None
         # The CLI checks at start; a daemon started otherwise is held here, before any call.
         # (Paid embeddings are held where they are made: resources/memory/metered.py.)

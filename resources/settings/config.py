@@ -6,7 +6,7 @@ Read at run time (never at import time): the CLI, sensors and run workers all ca
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -96,6 +96,15 @@ class Price(_Strict):
     output: float = Field(ge=0)
 
 
+class AgentModel(_Strict):
+    """The model one agent (or model profile) calls, and optionally where: a `--llm` spec
+    (`local`, `scripted`, an http(s) base URL); None = the endpoint the workbench runs on."""
+
+    model: str | None = None
+    """None = the endpoint's own default model."""
+    endpoint: str | None = Field(default=None, pattern=r"^(local|scripted|replay:.+|https?://.+)$")
+
+
 class LLM(_Strict):
     model: str | None = None
     max_tokens: int = Field(default=400, gt=0, le=8192)
@@ -103,6 +112,17 @@ class LLM(_Strict):
     max_input_chars: int = Field(default=6000, ge=200)
     """Longest mail body put into a prompt (the local model reads 4,096 tokens in all)."""
     prices: dict[str, Price] = Field(default_factory=dict)
+    models: dict[str, AgentModel] = Field(default_factory=dict)
+    """Per agent (asset name) or model profile (`small`, `large`, as a workflow declares per
+    agent): its model and endpoint. Absent: every agent on `model` at the one endpoint."""
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        # `reply_draft: gpt-4o` says the model only.
+        if isinstance(value, dict):
+            return {k: {"model": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
 
 class Quality(_Strict):
@@ -239,7 +259,16 @@ class Notifications(_Strict):
 
 
 Category = Literal["billing", "support", "sales", "spam", "other"]
-Route = Literal["reply_draft", "human", "no_action"]
+Route = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+"""`human`, `no_action` or a workflow's name (`reply_draft`, `proposals`...). Which workflows
+exist is known in ops_assets, which refuses an unknown one before triage moves anything
+(ops_assets/orchestration/workflows.py: check_routing)."""
+
+
+class ProposalSettings(_Strict):
+    catalogue: str | None = None
+    """The service catalogue and rate card (YAML); None = <home>/proposals/catalogue.yaml if
+    it exists, else the bundled sample."""
 
 
 class Config(_Strict):
@@ -257,6 +286,7 @@ class Config(_Strict):
     memory: MemorySettings = MemorySettings()
     deferral: Deferral = Deferral()
     notifications: Notifications = Notifications()
+    proposals: ProposalSettings = ProposalSettings()
     policy_file: str | None = None
     """The governance policy (rules, budgets, scopes); None = OPSBENCH_POLICY or the sample."""
 

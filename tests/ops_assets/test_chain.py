@@ -17,7 +17,10 @@ def test_samples_flow_to_delivered_and_no_action(bench) -> None:
     items = {i["source"]: i for i in bench.store.items()}
     states = {name: item["state"] for name, item in items.items()}
     allowed = ("delivered", "no_action", "awaiting_human", "awaiting_approval")
-    assert all(state in allowed for state in states.values()), states
+    # Sales mail goes to the proposals workflow (sample routing), whose own job moves it on.
+    leads = [i for i in items.values() if i["route"] == "proposals"]
+    assert leads and all((i["category"], i["state"]) == ("sales", "triaged") for i in leads)
+    assert all(state in allowed for i, state in states.items() if items[i] not in leads), states
     delivered = [i for i in items.values() if i["state"] == "delivered"]
     assert delivered, states
     assert all(i["category"] in ("support", "billing") for i in delivered)
@@ -26,7 +29,7 @@ def test_samples_flow_to_delivered_and_no_action(bench) -> None:
     for item in held:
         assert not bench.store.deliveries_for(item["id"])
     for item in items.values():
-        if item["category"] in ("sales", "other"):
+        if item["category"] == "other":
             assert (item["state"], item["reason_code"]) == (
                 "awaiting_human",
                 "no_agent_for_category",
@@ -49,7 +52,8 @@ def test_samples_flow_to_delivered_and_no_action(bench) -> None:
         assert "Northwind Studio" in text  # signature from the persona
 
     memory = Memory(bench.home.memory).rows(EPISODIC)
-    assert {r["item_id"] for r in memory} == set(i["id"] for i in items.values())
+    # Every item at rest is remembered (a lead waiting for its workflow is not at rest yet).
+    assert {r["item_id"] for r in memory} == {i["id"] for i in items.values() if i not in leads}
     assert all(r["memory_run_id"] and r["batch"] and r["created_at"] for r in memory)
     # Whatever a model wrote carries the run, prompt version and model that wrote it.
     for row in (r for r in memory if r["kind"] == "decision"):

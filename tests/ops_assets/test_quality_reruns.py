@@ -107,7 +107,8 @@ def test_a_retriaged_item_in_flight_that_now_fails_goes_to_the_owner(
     assert bench.materialize(batch_assets(), key).success
     again = bench.store.get_item(priya["id"])
     assert (again["state"], again["reason_code"]) == ("awaiting_human", "summary_injection")
-    assert not bench.store.items(states=["triaged", "drafted", "reviewed"])
+    in_flight = bench.store.items(states=["triaged", "drafted", "reviewed"])
+    assert all(i["route"] == "proposals" for i in in_flight)  # a lead waits for its own job
 
 
 def test_prompts_test_leaves_out_cases_without_an_answer(bench) -> None:

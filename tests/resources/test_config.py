@@ -9,7 +9,8 @@ def test_the_sample_config_is_valid() -> None:
     config = load_config()
     assert config.identity.business_name
     assert config.route_for("support") == "reply_draft"
-    assert config.route_for("sales") == "human"
+    assert config.route_for("sales") == "proposals"
+    assert config.route_for("other") == "human"
 
 
 def test_env_var_selects_the_file(monkeypatch, tmp_path) -> None:
@@ -51,4 +52,24 @@ def test_a_webhook_url_must_be_http(tmp_path) -> None:
     config["connectors"]["webhook"]["url"] = "file:///etc/passwd"
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     with pytest.raises(ConfigError, match=r"connectors\.webhook\.url"):
+        load_config(tmp_path / "c.yaml")
+
+
+def test_a_route_may_name_a_workflow_and_models_per_agent(tmp_path) -> None:
+    import yaml
+
+    config = yaml.safe_load(SAMPLE_CONFIG.read_text())
+    config["routing"]["other"] = "newsletter"  # any workflow name: ops_assets checks it exists
+    config["llm"]["models"] = {
+        "triage": "small-model",
+        "large": {"model": "big-model", "endpoint": "http://127.0.0.1:9/v1"},
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    loaded = load_config(tmp_path / "c.yaml")
+    assert loaded.route_for("other") == "newsletter"
+    assert loaded.llm.models["triage"].model == "small-model"
+    assert loaded.llm.models["large"].endpoint == "http://127.0.0.1:9/v1"
+    config["llm"]["models"] = {"triage": {"endpoint": "ftp://x"}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError, match=r"llm\.models\.triage\.endpoint"):
         load_config(tmp_path / "c.yaml")

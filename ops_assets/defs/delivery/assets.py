@@ -14,6 +14,7 @@ from ops_assets.defs.delivery import ledger
 from ops_assets.defs.delivery.mailbox import drafts_channel, file_in_sent
 from ops_assets.defs.reply_draft.compose import compose_reply
 from ops_assets.observability.alerts import write_alert
+from ops_assets.orchestration.workflows import REPLIES, belongs_to
 from resources.connectors.base import Connector
 from resources.connectors.resource import ConnectorsResource
 from resources.connectors.webhook import json_payload
@@ -118,6 +119,12 @@ def delivery(
 MAY_HAVE_ARRIVED = "a send was attempted and may have arrived: check before sending again"
 
 
+def replies_ready(st: Store) -> list[dict[str, Any]]:
+    """Approved and sending replies: a workflow with its own delivery (a proposal, sent with
+    its PDF under purpose `proposal`) is never drained here."""
+    return [i for i in st.ready_to_send() if belongs_to(i, REPLIES)]
+
+
 def hold_stale(
     st: Store, settings: SettingsResource, timeout_s: float, channel: Connector
 ) -> list[str]:
@@ -126,7 +133,7 @@ def hold_stale(
     invites a resend), as `delivery_timeout` when nothing went out."""
     cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=timeout_s)).isoformat()
     held = []
-    for item in st.ready_to_send():
+    for item in replies_ready(st):
         # From its latest approval: retries and rate limits move the item but must not restart
         # the clock, while an owner's new approval (after `opsbench retry`) does.
         approved = [a["at"] for a in st.approvals_for(item["id"]) if a["decision"] == "approved"]
@@ -180,7 +187,7 @@ def drain(
 ) -> dict[str, list[str]]:
     """Deliver every ready item; `sent` collects the bytes of each reply delivered now."""
     outcome: dict[str, list[str]] = {}
-    for item in st.ready_to_send():
+    for item in replies_ready(st):
         result = _deliver_item(st, connector, item, identity, per_minute, sent)
         outcome.setdefault(result, []).append(item["id"])
     return outcome
@@ -316,6 +323,8 @@ def push_outcomes(
     pending = {d["item_id"] for d in st.open_deliveries(OUTCOME)}
     done = {d["item_id"] for d in st.all_deliveries() if d["purpose"] == OUTCOME}
     for item in st.items(states=["delivered"]):
+        if not belongs_to(item, REPLIES):
+            continue  # the event is `reply_delivered`
         if item["id"] in done and item["id"] not in pending:
             continue
         event = {

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from ops_assets.agents.agent_run import batch_metadata, keep_answer
 from ops_assets.defs.proposals.leads import retry_later, to_owner
+from ops_assets.defs.proposals.workflow import PROPOSALS
 from ops_assets.quality.suites import Rule, SuiteOutcome, validate
 from resources.llm.client import CallRequest, CallResult
 from resources.llm.resource import LLMResource
@@ -50,7 +51,9 @@ def run_agent(
     judged = Judged()
     if not work:
         return judged
-    client = llm.client(st, run_id=context.run.run_id, asset=agent)
+    client = llm.client(
+        st, run_id=context.run.run_id, asset=agent, profile=PROPOSALS.models.get(agent)
+    )
     judged.model = client.endpoint.model
     requests = [CallRequest(agent, i["id"], m, schema, prompt_version) for i, m in work]
     judged.results = client.run(requests)

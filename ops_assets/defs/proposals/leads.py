@@ -1,36 +1,65 @@
-"""Which items the workflow works on, and how one leaves it for the owner. Shared by its
-agents (they never import each other's assets)."""
+"""Which items the workflow works on, and how one moves or leaves it for the owner. Shared by
+its agents (they never import each other's assets).
+
+An item is the workflow's while its `route` is `proposals` and its state is in flight:
+`triaged` (context, plan, first draft) -> `drafted` (the verifier) -> `reviewed` (the
+`send_proposal` gate) -> `approved` (delivery) -> `sending` -> `delivered`. A failure rests it
+as `awaiting_human` with the reason code; the owner's verbs take `awaiting_approval`."""
 
 from typing import Any
 
 from ops_assets.agents.agent_run import RETRYABLE, valid_output
-from ops_assets.defs.proposals.workflow import PROPOSALS, WAITING_FOR_AN_AGENT
+from ops_assets.defs.proposals.workflow import PROPOSALS, PURPOSE
 from resources.llm.client import CallResult
 from resources.store import Store
+from resources.store.mailbox_links import answered_delivery
+
+ROUTE = PROPOSALS.name
+IN_FLIGHT = ("triaged", "drafted", "reviewed", "approved", "sending")
+
+
+def answers_a_proposal(st: Store, item: dict[str, Any]) -> bool:
+    """A client's mail on the thread of a proposal we sent: the replies' agents take it (the
+    contract with ops_assets/defs/proposals/replies/), never the lead's agents."""
+    answered = answered_delivery(st, item)
+    return answered is not None and answered["purpose"] == PURPOSE
+
+
+def in_state(st: Store, *states: str) -> list[dict[str, Any]]:
+    """The workflow's items in these states, oldest first."""
+    return [i for i in st.items(states=list(states)) if i["route"] == ROUTE]
 
 
 def leads(st: Store) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Items triage left for the owner for want of an agent, in a category the workflow takes,
-    with their triage output (read from its row, never re-asked)."""
+    """New leads: items triage routed here (`triaged`) that answer no proposal of ours, with
+    their triage output (read from its row, never re-asked)."""
     found = []
-    for item in st.items(states=["awaiting_human"]):
-        if item["reason_code"] != WAITING_FOR_AN_AGENT:
+    for item in in_state(st, "triaged"):
+        if answers_a_proposal(st, item):
             continue
         triage = valid_output(st, item["id"], "triage")
-        if triage is not None and triage.get("category") in PROPOSALS.takes:
+        if triage is not None:
             found.append((item, triage))
     return found
 
 
+def advance(st: Store, item_id: str, target: str, *, actor: str, expect: tuple[str, ...]) -> bool:
+    """Move a workflow item one step on, by compare-and-set (a re-run finds it moved)."""
+    return st.transition(item_id, target, actor=actor, expect=expect)
+
+
 def to_owner(st: Store, item_id: str, *, actor: str, code: str, reason: str) -> bool:
     """The item leaves the workflow and waits for the owner with the reason."""
+    item = st.get_item(item_id)
+    if item is None or item["state"] not in IN_FLIGHT:
+        return False
     return st.transition(
         item_id,
         "awaiting_human",
         actor=actor,
         reason_code=code,
         reason=reason[:300],
-        expect=("awaiting_human",),
+        expect=(item["state"],),
     )
 
 
@@ -39,11 +68,9 @@ def retry_later(result: CallResult) -> bool:
     return result.error_code in RETRYABLE
 
 
-def is_lead(st: Store, item_id: str) -> bool:
-    """Still the workflow's to move (the owner has not taken it over, it has not failed)."""
+def is_lead(st: Store, item_id: str, *states: str) -> bool:
+    """Still the workflow's to move in one of these states (the owner has not taken it over,
+    it has not failed); any in-flight state when none is named."""
     item = st.get_item(item_id)
-    return (
-        item is not None
-        and item["state"] == "awaiting_human"
-        and item["reason_code"] == WAITING_FOR_AN_AGENT
-    )
+    wanted = states or IN_FLIGHT
+    return item is not None and item["route"] == ROUTE and item["state"] in wanted

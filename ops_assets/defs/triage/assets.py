@@ -22,6 +22,7 @@ from ops_assets.defs.triage.rules import urgency
 from ops_assets.governance.holds import sender_flags
 from ops_assets.governance.injection import injection_flags
 from ops_assets.orchestration.partitions import batches
+from ops_assets.orchestration.workflows import check_routing, workflows
 from ops_assets.quality.batch_checks import (
     check_specs,
     hold_if_blocked,
@@ -36,9 +37,9 @@ from resources.settings import SettingsResource
 from resources.settings.config import Config
 from resources.settings.policy import Policy
 from resources.store import Store
+from resources.store.mailbox_links import answered_delivery
 from resources.store.resource import StoreResource
 
-AGENTS = ("reply_draft",)
 SUITE_CHECK = "triage_suite"
 RATE_CHECK = "triage_failure_rate_within_limit"
 
@@ -66,6 +67,7 @@ def triage(
     """Category, summary, fields and route for every item of the batch: rules, then the
     classifier when it is sure, then the model, then the owner (cascade.py)."""
     config, st, batch = settings.config(), store.get(), context.partition_key
+    check_routing(config)  # a route naming no workflow stops here, before any item moves
     items = [i for i in st.items(batch=batch) if i["state"] not in NOT_FOR_AGENTS]
     release_retryable(st, items, actor="triage")
     # Follow-ups are triaged by code when they are made (orchestration/follow_ups.py):
@@ -265,7 +267,19 @@ def _settle(
             detail=detail,
         )
     elif output is not None:
-        _route(st, item["id"], output, config.route_for(output["category"]), detail)
+        _route(st, item["id"], output, route_of(st, item, output["category"], config), detail)
+
+
+def route_of(st: Store, item: dict[str, Any], category: str, config: Config) -> str:
+    """The config's route for the category; but a mail answering one of our deliveries on its
+    thread goes back to the workflow that sent it (a client's answer to a proposal is the
+    proposals workflow's, whatever triage calls it). Spam is spam on any thread."""
+    answered = answered_delivery(st, item) if category != "spam" else None
+    if answered is not None:
+        ours = st.get_item(answered["item_id"])
+        if ours is not None and ours["route"] in workflows():
+            return str(ours["route"])
+    return config.route_for(category)
 
 
 def _reconsider(
@@ -318,7 +332,7 @@ def _route(
     route: str,
     detail: dict[str, Any] | None = None,
 ) -> bool:
-    """Move a triaged item on; True when it goes to an agent."""
+    """Move a triaged item on; True when it goes to a workflow (found by its declaration)."""
     fields: dict[str, Any] = {
         "category": output["category"],
         "urgency": output["urgency"],
@@ -335,7 +349,7 @@ def _route(
             expect=("received",),
             **fields,
         )
-    elif route in AGENTS:
+    elif route in workflows():
         return st.transition(item_id, "triaged", actor="triage", expect=("received",), **fields)
     else:
         st.transition(

@@ -1,5 +1,6 @@
 """The proposals workflow on the scripted model: scripts for its four agents, a sales lead
-triaged into `awaiting_human / no_agent_for_category`, and its assets in job order."""
+that triage routed to the workflow (`triaged`, route `proposals`, as the sample config says),
+and its assets in job order."""
 
 import json
 from collections.abc import Callable
@@ -131,7 +132,7 @@ def sink(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
 @pytest.fixture
 def lead(bench, sink, tmp_path: Path):
-    """Triage a sales mail (body as given); the item it left for the owner."""
+    """Triage a sales mail (body as given); the item it routed to the proposals workflow."""
 
     def make(body: str = LEAD, name: str = "lead") -> dict:
         mail = json_mail(
@@ -145,7 +146,7 @@ def lead(bench, sink, tmp_path: Path):
         bench.script()
         bench.materialize(batch_assets(), key)
         (item,) = [i for i in bench.store.items() if i["subject"] == "Quote for a new website"]
-        assert (item["state"], item["reason_code"]) == ("awaiting_human", "no_agent_for_category")
+        assert (item["state"], item["route"]) == ("triaged", "proposals")
         return item
 
     return make

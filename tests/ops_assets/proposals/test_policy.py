@@ -1,5 +1,6 @@
-"""The `send_proposal` action as the policy file says it: the lines proposed for the sample
-policy validate and hold every proposal; an operator's `auto` sends one without a wait."""
+"""The `send_proposal` action as the policy file says it: the sample policy holds every
+proposal (the big ones named); an operator's `auto` sends one without a wait; the workflow's
+agents spend against their own budgets."""
 
 from pathlib import Path
 
@@ -21,8 +22,12 @@ SAMPLE_LINES = """
 
 
 def _with_send_proposal(path: Path, text: str) -> Path:
-    sample = SAMPLE_POLICY.read_text()
-    path.write_text(sample.replace("\nactions:\n", "\nactions:\n" + text.lstrip("\n"), 1))
+    """The sample policy with its `send_proposal` action replaced by `text`."""
+    import yaml
+
+    sample = yaml.safe_load(SAMPLE_POLICY.read_text())
+    sample["actions"].update(yaml.safe_load(text))
+    path.write_text(yaml.safe_dump(sample))
     return path
 
 
@@ -34,7 +39,20 @@ def test_the_proposed_sample_lines_hold_every_proposal(tmp_path) -> None:
     assert decide(policy, "send_proposal", facts).verdict == "needs_approval"
     big = Facts("sales", None, False, False, True, 9000.0, True, False)
     assert decide(policy, "send_proposal", big).verdict == "needs_approval"
-    assert decide(load_policy(SAMPLE_POLICY), "send_proposal", facts).verdict == "needs_approval"
+    sample = load_policy(SAMPLE_POLICY)
+    assert decide(sample, "send_proposal", facts).verdict == "needs_approval"
+    assert decide(sample, "send_proposal", big).rule == "default"
+    huge = Facts("sales", None, False, False, True, 25000.0, True, False)
+    assert decide(sample, "send_proposal", huge).rule == "large_proposal"
+
+
+def test_every_workflow_agent_has_its_own_budget_in_the_sample_policy() -> None:
+    from ops_assets.orchestration.workflows import workflows
+
+    budgets = load_policy(SAMPLE_POLICY).budgets.per_workflow_usd
+    for workflow in workflows().values():
+        for agent, usd in workflow.budget_usd.items():
+            assert budgets.get(agent) == usd, (workflow.name, agent)
 
 
 def test_an_auto_policy_sends_without_the_owner(bench, lead, sink, kit, monkeypatch, tmp_path):

@@ -60,4 +60,27 @@ def gate(st: Store, policy: Policy, version: dict[str, Any]) -> str:
                 policy=decision.policy_version,
                 note=f"send_proposal v{version['version']}: {decision.rule}",
             )
+    settle_item(st, item["id"], rule=decision.rule)
     return decision.verdict
+
+
+DECIDED = ("approved", "awaiting_approval", "rejected")
+"""A version's verdicts that are also the item's next state."""
+
+
+def settle_item(st: Store, item_id: str, *, rule: str | None = None) -> bool:
+    """The `reviewed` item follows its newest version's verdict (the owner's queue shows an
+    `awaiting_approval` item with the policy rule as its reason code)."""
+    version = rows.latest(st, item_id)
+    if version is None or version["status"] not in DECIDED:
+        return False
+    target = version["status"]
+    held = target != "approved"
+    return st.transition(
+        item_id,
+        target,
+        actor=ACTOR,
+        reason_code=(rule or SEND_PROPOSAL) if held else None,
+        reason=f"{SEND_PROPOSAL} v{version['version']}: {rule or target}" if held else None,
+        expect=("reviewed",),
+    )

@@ -1,20 +1,28 @@
-"""The owner's verbs on a proposal waiting for approval. `opsbench approve ITEM` and
-`reject` reach these once governance/controls.py dispatches proposals here."""
+"""The owner's verbs on a proposal waiting for approval. `opsbench approve ITEM`, `reject` and
+the desk reach these through ops_assets/governance/controls.py for items on the proposals
+route. Asking twice does nothing more: the decision is recorded and audited once."""
 
 from typing import Any
 
 from resources.store import Store
 from resources.store import proposals as rows
 
+APPROVED_ON = ("approved", "sending", "sent")
+
 
 class ProposalControlError(Exception):
     """The owner's request cannot be carried out; the message says why."""
 
 
-def waiting(st: Store, item_id: str) -> dict[str, Any]:
+def _latest(st: Store, item_id: str) -> dict[str, Any]:
     version = rows.latest(st, item_id)
     if version is None:
         raise ProposalControlError(f"{item_id} has no proposal")
+    return version
+
+
+def waiting(st: Store, item_id: str) -> dict[str, Any]:
+    version = _latest(st, item_id)
     if version["status"] != "awaiting_approval":
         raise ProposalControlError(
             f"{item_id} proposal v{version['version']} is {version['status']}, "
@@ -23,8 +31,21 @@ def waiting(st: Store, item_id: str) -> dict[str, Any]:
     return version
 
 
+def _answer(version: dict[str, Any], *, again: bool = False) -> dict[str, Any]:
+    return {
+        "item": version["item_id"],
+        "version": version["version"],
+        "status": version["status"],
+        "state": "approved" if version["status"] in APPROVED_ON else version["status"],
+        "again": again,
+    }
+
+
 def approve_proposal(st: Store, item_id: str, *, actor: str = "operator") -> dict[str, Any]:
     """Approve the newest version as it stands (what the owner saw is what goes out)."""
+    version = _latest(st, item_id)
+    if version["status"] in APPROVED_ON:
+        return _answer(version, again=True)  # a second click: already on its way
     version = waiting(st, item_id)
     if not rows.set_status(
         st, item_id, version["version"], "approved", actor=actor, expect=("awaiting_approval",)
@@ -33,12 +54,24 @@ def approve_proposal(st: Store, item_id: str, *, actor: str = "operator") -> dic
     st.record_approval(
         item_id, "approved", actor=actor, policy="operator", note=f"proposal v{version['version']}"
     )
-    return {"item": item_id, "version": version["version"], "status": "approved"}
+    st.transition(
+        item_id,
+        "approved",
+        actor=actor,
+        reason_code=None,
+        reason=None,
+        expect=("awaiting_approval",),
+        detail={"proposal_version": version["version"]},
+    )
+    return _answer({**version, "status": "approved"})
 
 
 def reject_proposal(
     st: Store, item_id: str, *, reason: str, actor: str = "operator"
 ) -> dict[str, Any]:
+    version = _latest(st, item_id)
+    if version["status"] == "rejected":
+        return _answer(version, again=True)
     version = waiting(st, item_id)
     if not rows.set_status(
         st,
@@ -58,6 +91,6 @@ def reject_proposal(
         actor=actor,
         reason_code="rejected_by_operator",
         reason=reason[:300],
-        expect=("awaiting_human",),
+        expect=("awaiting_approval",),
     )
-    return {"item": item_id, "version": version["version"], "status": "rejected"}
+    return _answer({**version, "status": "rejected"})

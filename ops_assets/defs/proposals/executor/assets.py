@@ -8,7 +8,7 @@ from ops_assets.agents.agent_run import batch_metadata
 from ops_assets.defs.proposals.catalogue import catalogue_path, load_catalogue
 from ops_assets.defs.proposals.executor import prompt
 from ops_assets.defs.proposals.executor.work import draft, first_job
-from ops_assets.defs.proposals.leads import leads
+from ops_assets.defs.proposals.leads import advance, leads
 from ops_assets.defs.proposals.workflow import GROUP
 from resources.llm.resource import LLMResource
 from resources.settings import SettingsResource
@@ -29,7 +29,8 @@ def proposal_draft(
     llm: LLMResource,
 ) -> dg.MaterializeResult:
     """A scope of work per planned lead: the model picks services and quantities, code prices
-    them from the catalogue, dates them and renders the Markdown kept as version 1."""
+        them from the catalogue, dates them and renders the Markdown kept as version 1; the item
+    moves to `drafted`."""
     config, st = settings.config(), store.get()
     catalogue = load_catalogue(catalogue_path(settings))
     jobs = [
@@ -38,6 +39,11 @@ def proposal_draft(
         if rows.plan(st, item["id"]) and rows.latest(st, item["id"]) is None
     ]
     made, results = draft(context, st, llm, config, catalogue, jobs)
+    # Every lead with its first version goes on to the verifier: those written now and those
+    # a run that died after writing left behind.
+    for item, _ in leads(st):
+        if rows.latest(st, item["id"]) is not None:
+            advance(st, item["id"], "drafted", actor="proposal_draft", expect=("triaged",))
     failures = Counter(
         (rows.get_version(st, i, v) or {}).get("reason_code") or "" for i, v in made.items()
     )

@@ -18,6 +18,7 @@ from ops_assets.defs.proposals.executor.contract import ProposalDraft
 from ops_assets.defs.proposals.executor.pricing import price
 from ops_assets.defs.proposals.executor.render import markdown
 from ops_assets.defs.proposals.leads import retry_later, to_owner
+from ops_assets.defs.proposals.workflow import PROPOSALS
 from ops_assets.defs.reply_draft.compose import reply_recipient, reply_subject, strip_sign_off
 from ops_assets.quality.suites import validate
 from resources.llm.client import CallRequest, CallResult
@@ -65,7 +66,9 @@ def draft(
     """Item id -> the new version's number, for each job the model answered usably."""
     if not jobs:
         return {}, []
-    client = llm.client(st, run_id=context.run.run_id, asset=AGENT)
+    client = llm.client(
+        st, run_id=context.run.run_id, asset=AGENT, profile=PROPOSALS.models.get(AGENT)
+    )
     requests = [
         CallRequest(AGENT, j.item["id"], j.messages, ProposalDraft, j.prompt_version) for j in jobs
     ]

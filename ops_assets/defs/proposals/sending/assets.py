@@ -9,7 +9,7 @@ import dagster as dg
 from ops_assets.agents.agent_run import holder_is_gone
 from ops_assets.defs.delivery import ledger
 from ops_assets.defs.proposals.deals import move_deal
-from ops_assets.defs.proposals.leads import is_lead, to_owner
+from ops_assets.defs.proposals.leads import in_state, is_lead, to_owner
 from ops_assets.defs.proposals.sending.compose import attachment_name, compose_proposal
 from ops_assets.defs.proposals.sending.pdf import render_pdf
 from ops_assets.defs.proposals.workflow import GROUP, PURPOSE
@@ -55,13 +55,17 @@ def proposal_delivery(
             folder = settings.home_dir().root / "proposals"
             rate = connectors.rate_per_minute(channel)
             for version in rows.latest_by_status(st, ["approved", "sending"]):
-                if not is_lead(st, version["item_id"]):
+                if not is_lead(st, version["item_id"], "approved", "sending"):
                     continue
                 if st.kill_switch_on():
                     outcome[ledger.HELD] += 1
                     break  # approved proposals wait; nothing moves while the switch is on
                 result = send(st, channel, version, identity, folder, rate)
                 outcome[result] += 1
+            for item in in_state(st, "sending"):  # a run died after the send was confirmed
+                latest = rows.latest(st, item["id"])
+                if latest is not None and latest["status"] == "sent":
+                    _delivered(st, item, latest, key=None)
         finally:
             st.release_lock(ledger.DRAIN_LOCK, run_id)
     return dg.MaterializeResult(
@@ -88,6 +92,7 @@ def send(
             return ledger.RATE_LIMITED
         if not rows.set_status(st, item_id, number, "sending", actor=AGENT, expect=("approved",)):
             return ledger.HELD
+    st.transition(item_id, "sending", actor=AGENT, expect=("approved",))
     pdf = render_pdf(version["markdown"], title=version["title"], author=identity.business_name)
     atomic_write(folder / f"{item_id}-{attachment_name(version)}", pdf)
     ledger.failpoint(f"proposal:after_sending:{channel.name}")
@@ -103,16 +108,10 @@ def send(
     )
     if result == ledger.DELIVERED:
         rows.set_status(st, item_id, number, "sent", actor=AGENT, expect=("sending",))
-        move_deal(st, item, "proposal_sent", amount=f"{version['total']:.2f} {version['currency']}")
-        st.transition(
-            item_id,
-            "delivered",
-            actor=AGENT,
-            expect=("awaiting_human",),
-            detail={"delivery_id": key, "proposal_version": number},
-        )
+        _delivered(st, item, version, key=key)
     elif result in (ledger.RETRY, ledger.RATE_LIMITED):
         rows.set_status(st, item_id, number, "approved", actor=AGENT, expect=("sending",))
+        st.transition(item_id, "approved", actor=AGENT, expect=("sending",))
     elif result in (ledger.UNCONFIRMED, ledger.FAILED, ledger.ERASED):
         code, reason = {
             ledger.UNCONFIRMED: ("delivery_unconfirmed", MAY_HAVE_ARRIVED),
@@ -130,3 +129,17 @@ def send(
         )
         to_owner(st, item_id, actor=AGENT, code=code, reason=reason)
     return result
+
+
+def _delivered(
+    st: Store, item: dict[str, Any], version: dict[str, Any], *, key: str | None
+) -> None:
+    """The deal moves to `proposal_sent` and the item to `delivered` (both idempotent)."""
+    move_deal(st, item, "proposal_sent", amount=f"{version['total']:.2f} {version['currency']}")
+    st.transition(
+        item["id"],
+        "delivered",
+        actor=AGENT,
+        expect=("sending",),
+        detail={"delivery_id": key, "proposal_version": version["version"]},
+    )

@@ -13,7 +13,7 @@ from ops_assets.defs.proposals.calls import BATCH
 from ops_assets.defs.proposals.catalogue import Catalogue, catalogue_path, load_catalogue
 from ops_assets.defs.proposals.executor import prompt as executor_prompt
 from ops_assets.defs.proposals.executor.work import Job, draft, first_job, revise_job
-from ops_assets.defs.proposals.leads import is_lead, retry_later, to_owner
+from ops_assets.defs.proposals.leads import advance, in_state, is_lead, retry_later, to_owner
 from ops_assets.defs.proposals.verifier import expectations, prompt
 from ops_assets.defs.proposals.verifier.checks import code_rows, criterion_rows
 from ops_assets.defs.proposals.verifier.contract import CriterionVerdicts
@@ -41,20 +41,28 @@ def proposal_verdict(
     llm: LLMResource,
 ) -> dg.MaterializeResult:
     """Per plan criterion pass/fail with evidence, and code's checks, as rows per version; a
-    failing version is revised (at most workflow.max_revisions times), then goes to the owner."""
+        failing version is revised (at most workflow.max_revisions times), then goes to the owner.
+    Takes `drafted` items whose newest version is `drafted` (a new lead's or a revision asked for
+    by the client); a verified one moves the item to `reviewed`."""
     config, st = settings.config(), store.get()
     catalogue = load_catalogue(catalogue_path(settings))
     outcome: Counter[str] = Counter()
     results: list[CallResult] = []
     # A run that died between "revise" and the new draft finishes that draft first (the call
     # is answered from the ledger).
-    waiting = [v for v in rows.latest_by_status(st, ["revise"]) if is_lead(st, v["item_id"])]
+    waiting = [
+        v for v in rows.latest_by_status(st, ["revise"]) if is_lead(st, v["item_id"], "drafted")
+    ]
     _, drafted = draft(
         context, st, llm, config, catalogue, [_revision(st, v, config, catalogue) for v in waiting]
     )
     results += drafted
     for _ in range(PROPOSALS.max_revisions + 1):
-        pending = [v for v in rows.latest_by_status(st, ["drafted"]) if is_lead(st, v["item_id"])]
+        pending = [
+            v
+            for v in rows.latest_by_status(st, ["drafted"])
+            if is_lead(st, v["item_id"], "drafted")
+        ]
         if not pending:
             break
         judged, calls = _judge(context, st, llm, catalogue, pending)
@@ -64,6 +72,7 @@ def proposal_verdict(
             item_id, number = version["item_id"], version["version"]
             if not failing:
                 rows.set_status(st, item_id, number, "verified", actor=AGENT, expect=("drafted",))
+                advance(st, item_id, "reviewed", actor=AGENT, expect=("drafted",))
                 outcome["verified"] += 1
                 continue
             feedback = "\n".join(f"- {r['name']}: {r['evidence']}" for r in failing)
@@ -102,6 +111,11 @@ def proposal_verdict(
                 outcome["to_owner"] += 1
         _, drafted = draft(context, st, llm, config, catalogue, revisions)
         results += drafted
+    # A run that died between the verdict and the item's move finishes that move.
+    for item in in_state(st, "drafted"):
+        latest = rows.latest(st, item["id"])
+        if latest is not None and latest["status"] == "verified":
+            advance(st, item["id"], "reviewed", actor=AGENT, expect=("drafted",))
     return dg.MaterializeResult(
         metadata={
             **batch_metadata(
@@ -133,7 +147,9 @@ def _judge(
     versions: list[dict[str, Any]],
 ) -> tuple[list[tuple[dict[str, Any], list[dict[str, Any]]]], list[CallResult]]:
     """Each version with its failing rows (empty: it passed); all rows are saved."""
-    client = llm.client(st, run_id=context.run.run_id, asset=AGENT)
+    client = llm.client(
+        st, run_id=context.run.run_id, asset=AGENT, profile=PROPOSALS.models.get(AGENT)
+    )
     plans = {v["item_id"]: rows.plan(st, v["item_id"]) for v in versions}
     requests = [
         CallRequest(
