@@ -80,7 +80,7 @@ class HeadlessRunner:
         while True:
             if self.store.kill_switch_on():
                 return self._held_by_kill_switch(deadline)
-            progressed = self._inbox_tick() | self._outcomes_tick()
+            progressed = self._inbox_tick() | self._outcomes_tick() | self._workflow_ticks()
             if progressed:
                 self._alerts_tick()
             if self._rested():
@@ -130,6 +130,26 @@ class HeadlessRunner:
         progressed = False
         for run_request in result.run_requests or []:
             progressed |= self._launch_batch(run_request)
+        return progressed
+
+    def _workflow_ticks(self) -> bool:
+        """The sensors of each workflow with its own job (the proposals workflow's), as the
+        daemon ticks them: without them its items would never rest."""
+        from ops_assets.orchestration.workflows import workflows
+
+        progressed = False
+        for workflow in (w for w in workflows().values() if not w.per_batch):
+            for sensor in self.defs.sensors or []:
+                try:
+                    if sensor.job_name != workflow.job:
+                        continue
+                except dg.DagsterInvalidDefinitionError:  # a sensor with no job (alerts)
+                    continue
+                with self._context(sensor.name) as context:
+                    result = sensor(context)
+                requests = result.run_requests if isinstance(result, dg.SensorResult) else []
+                for request in requests or []:
+                    progressed |= self._execute(workflow.job, request, partition_key=None)
         return progressed
 
     def _outcomes_tick(self) -> bool:
