@@ -15,7 +15,7 @@ from ops_assets.defs.proposals.replies.answers import answers, not_an_answer
 from ops_assets.defs.proposals.replies.contract import ClientAnswer
 from ops_assets.defs.proposals.replies.episodes import remember_ended
 from ops_assets.defs.proposals.replies.settle import AGENT, no_action, revise, settle, to_owner
-from ops_assets.defs.proposals.workflow import GROUP
+from ops_assets.defs.proposals.workflow import GROUP, PROPOSALS
 from ops_assets.quality.suites import validate
 from resources.llm.client import CallRequest, CallResult
 from resources.llm.resource import LLMResource
@@ -52,7 +52,9 @@ def proposal_answer(
     results: list[CallResult] = []
     if work:
         require_scope(st, AGENT, "connector:crm", settings.policy().scopes)
-        client = llm.client(st, run_id=run_id, asset=AGENT)
+        # Reading an answer is routing work: the workflow's small model unless it names one.
+        profile = PROPOSALS.models.get(AGENT, "small")
+        client = llm.client(st, run_id=run_id, asset=AGENT, profile=profile)
         requests = [
             CallRequest(
                 AGENT,
