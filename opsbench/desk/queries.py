@@ -10,10 +10,11 @@ from ops_assets.governance.controls import DELIVERY_HOLDS, awaiting
 from ops_assets.governance.owner_reply import NOT_REPLYABLE
 from opsbench.retry import RETRYABLE_STATES
 from resources.settings.home import Home
-from resources.store import Store
+from resources.store import Store, proposals
 
 log = logging.getLogger("opsbench.desk")
 MAX_BODY = 20_000  # what the page shows of a mail; the store keeps it all
+PROPOSALS = "proposals"  # the route of the proposals workflow
 
 
 class Waiting(TypedDict):
@@ -37,6 +38,8 @@ class Waiting(TypedDict):
     run_ids: list[str]
     answerable: bool
     retryable: bool
+    proposal: dict[str, Any] | None
+    """For route `proposals`: the plan, each version with the verifier's rows and its diff."""
 
 
 def _common(store: Store, item: dict[str, Any], kind: str) -> Waiting:
@@ -70,6 +73,7 @@ def _common(store: Store, item: dict[str, Any], kind: str) -> Waiting:
         run_ids=sorted(runs),
         answerable=item["reason_code"] not in NOT_REPLYABLE,
         retryable=item["state"] in RETRYABLE_STATES and item["reason_code"] not in DELIVERY_HOLDS,
+        proposal=proposals.story(store, item["id"]) if item.get("route") == PROPOSALS else None,
     )
 
 

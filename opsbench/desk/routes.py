@@ -30,6 +30,7 @@ HEADERS = {
     "cache-control": "no-store",
 }
 DESK_PATH, OVERVIEW_PATH, ACT_PATH = "/desk", "/desk/overview", "/desk/act"
+PDF_PATH = "/desk/proposal/{item}/v{version:int}.pdf"
 
 
 def environment() -> jinja2.Environment:
@@ -131,6 +132,30 @@ class Desk:
         query = urllib.parse.urlencode({"note": outcome.message, "ok": int(outcome.ok)})
         return RedirectResponse(f"{back}?{query}", status_code=303, headers=HEADERS)
 
+    def proposal_pdf(self, request: Request) -> Response:
+        """A proposal version as the client gets it (the sending step's renderer), as a
+        download; behind the same guard and login as every desk page."""
+        from ops_assets.defs.proposals.sending.pdf import render_pdf
+        from resources.settings.config import load_config
+        from resources.store import proposals
+
+        item, number = request.path_params["item"], int(request.path_params["version"])
+        version = (
+            proposals.get_version(self.store, item, number)
+            if item.startswith("itm_") and len(item) <= 64
+            else None
+        )
+        if version is None:
+            return Response("no such proposal version", status_code=404, headers=HEADERS)
+        author = load_config().identity.business_name
+        pdf = render_pdf(version["markdown"], title=version["title"], author=author)
+        disposition = f'attachment; filename="proposal-{item}-v{number}.pdf"'
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={**HEADERS, "content-disposition": disposition},
+        )
+
     def _refuse(self, reason: str, status: int) -> Response:
         self.store.audit(None, "desk", "desk_refused", {"reason": reason})
         page = self.templates.get_template("refused.html").render(reason=reason)
@@ -143,4 +168,5 @@ def routes(home: Home, store: Store | None = None) -> list[Route]:
         Route(DESK_PATH, desk.desk, methods=["GET"]),
         Route(OVERVIEW_PATH, desk.overview, methods=["GET"]),
         Route(ACT_PATH, desk.act, methods=["POST"]),
+        Route(PDF_PATH, desk.proposal_pdf, methods=["GET"]),
     ]
