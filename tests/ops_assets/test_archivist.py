@@ -207,3 +207,49 @@ def test_a_held_memory_lock_records_no_materialization_but_still_reports_the_che
     result = _archivist(bench)  # an erase is running: nothing read, nothing written
     assert result.success and not result.asset_materializations_for_node("memory_facts")
     assert set(_checks(result)) == {"memory_facts_suite", DUPLICATES_CHECK, CONTRADICTIONS_CHECK}
+
+
+def test_a_run_validates_embeds_and_writes_its_facts_in_bounded_batches(
+    bench, monkeypatch, tmp_path
+):
+    """One suite call, one embedding call and one facts write per group of chunks, not per
+    contact: per contact, a backlog of N contacts cost N Great Expectations validations."""
+    from ops_assets.defs.archivist import assets as archivist
+
+    monkeypatch.setenv("OPSBENCH_POLICY", str(permissive_policy(tmp_path / "p.yaml")))
+    senders = [f"Client {n} <client{n}@shop{n}.example>" for n in range(5)]
+    mails = [
+        json_mail(tmp_path / "mail", f"m{n}", who, "Login", "I prefer email. Can you fix it?")
+        for n, who in enumerate(senders)
+    ]
+    bench.materialize(batch_assets(), bench.intake(mails))
+    bench.materialize(outcome_assets())
+
+    calls = {"validate": 0, "embed": 0, "facts_writes": 0}
+    real_validate, real_write, real_embed = archivist.validate, Memory.write, HashingEmbedder.embed
+
+    def counting_validate(*args, **kwargs):
+        calls["validate"] += 1
+        return real_validate(*args, **kwargs)
+
+    def counting_write(self, table, rows, *args, **kwargs):
+        calls["facts_writes"] += table == FACTS
+        return real_write(self, table, rows, *args, **kwargs)
+
+    def counting_embed(self, texts):
+        calls["embed"] += 1
+        return real_embed(self, texts)
+
+    monkeypatch.setattr(archivist, "validate", counting_validate)
+    monkeypatch.setattr(Memory, "write", counting_write)
+    monkeypatch.setattr(HashingEmbedder, "embed", counting_embed)
+    monkeypatch.setattr(archivist, "GROUP_CALLS", 2)  # five contacts: groups of 2, 2 and 1
+
+    result = _archivist(bench)
+    assert _calls(result) == 5
+    assert calls == {"validate": 3, "embed": 3, "facts_writes": 3}
+    facts = Memory(bench.home.memory).rows(FACTS)
+    by_contact = {f["contact"] for f in facts if f["kind"] == "preference"}
+    assert by_contact == {f"client{n}@shop{n}.example" for n in range(5)}
+    assert all(f["status"] == "active" and f["source_rows"] for f in facts)
+    assert _checks(result)["memory_facts_suite"]

@@ -4,7 +4,7 @@ contradictions held for the owner, each fact linked to the rows it came from."""
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import dagster as dg
 
@@ -29,6 +29,10 @@ from resources.store import Store, now_iso
 from resources.store.resource import StoreResource
 
 SUITE_CHECK = "memory_facts_suite"
+# Answers consolidated together: their facts validated in one suite call, embedded in one
+# batch and written in one go. Bounded, so a backlog of a year of mail is not one huge write,
+# and a crash repeats at most one group's consolidation (from the ledger, so no call is paid).
+GROUP_CALLS = 64
 DUPLICATES_CHECK = "facts_are_not_duplicated"
 CONTRADICTIONS_CHECK = "no_unreviewed_contradictions"
 # What carries facts: their own words, what we replied, and the owner's corrections.
@@ -100,41 +104,75 @@ def memory_facts(
         results = client.run(requests)
         outcome, suite = Consolidation(), SuiteOutcome(expectations.SUITE, 0)
         failures: Counter[str] = Counter()
-        for (contact, rows), request, result in zip(chunks, requests, results, strict=True):
-            if result.error_code in RETRYABLE:
-                continue  # no answer: the rows wait for the next run
-            drafts = _drafts(st, mem, rows, request, result, suite, failures, run_id, shared)
-            known = mem.rows(FACTS, _live_facts_of(contact, rows[0]["company"]), vectors=True)
-            before = dict(outcome.rows)
-            consolidate(
-                drafts, known, similarity=config.memory.duplicate_similarity, outcome=outcome
-            )
-            changed = [r for f, r in outcome.rows.items() if before.get(f) is not r]
-            mem.write(FACTS, changed)
-            for row in changed:
-                if row["status"] == "contested" and row["fact_id"] not in before:
-                    st.audit(
-                        None,
-                        "archivist",
-                        "fact_contested",
-                        {"fact": row["fact_id"], "contradicts": row["contradicts"]},
-                    )
-            # Marked after the facts are written: a crash in between consolidates them again,
-            # which changes nothing (same request from the ledger, same fact ids).
-            st.mark_archived(
-                {
-                    "row_id": r["row_id"],
-                    "contact": contact,
-                    "run_id": run_id,
-                    "facts": sum(1 for d in drafts if r["row_id"] in d["source_rows"]),
-                    "at": now_iso(),
-                }
-                for r in rows
-            )
+        # No answer: the rows wait for the next run.
+        answered = [
+            Chunk(contact, rows, request, result)
+            for (contact, rows), request, result in zip(chunks, requests, results, strict=True)
+            if result.error_code not in RETRYABLE
+        ]
+        for start in range(0, len(answered), GROUP_CALLS):
+            group = answered[start : start + GROUP_CALLS]
+            _consolidate_group(st, mem, group, outcome, suite, failures, run_id, shared, config)
         maintenance = mem.maintain(keep_days=config.memory.keep_versions_days)
     finally:
         st.release_lock(WRITE_LOCK, run_id)
     yield _result(mem, config, results, chunks, outcome, suite, failures, client, maintenance)
+
+
+class Chunk(NamedTuple):
+    """One call's rows (one contact's, oldest first) with its request and answer."""
+
+    contact: str
+    rows: list[dict[str, Any]]
+    request: CallRequest
+    result: CallResult
+
+
+def _consolidate_group(
+    st: Store,
+    mem: Memory,
+    group: list[Chunk],
+    outcome: Consolidation,
+    suite: SuiteOutcome,
+    failures: Counter[str],
+    run_id: str,
+    shared: frozenset[str],
+    config: Any,
+) -> None:
+    """Consolidate some answered chunks: their facts checked in one suite call and embedded
+    in one batch, the facts they change written in one go, then their rows marked read."""
+    drafted = _drafts(st, mem, group, suite, failures, run_id, shared)
+    changed: dict[str, dict[str, Any]] = {}
+    for chunk, drafts in zip(group, drafted, strict=True):
+        known = mem.rows(
+            FACTS, _live_facts_of(chunk.contact, chunk.rows[0]["company"]), vectors=True
+        )
+        before = dict(outcome.rows)
+        consolidate(drafts, known, similarity=config.memory.duplicate_similarity, outcome=outcome)
+        for fact, row in outcome.rows.items():
+            if before.get(fact) is not row:
+                changed[fact] = row
+                if row["status"] == "contested" and fact not in before:
+                    st.audit(
+                        None,
+                        "archivist",
+                        "fact_contested",
+                        {"fact": fact, "contradicts": row["contradicts"]},
+                    )
+    mem.write(FACTS, list(changed.values()))
+    # Marked after the facts are written: a crash in between consolidates them again, which
+    # changes nothing (same requests from the ledger, same fact ids).
+    st.mark_archived(
+        {
+            "row_id": r["row_id"],
+            "contact": chunk.contact,
+            "run_id": run_id,
+            "facts": sum(1 for d in drafts if r["row_id"] in d["source_rows"]),
+            "at": now_iso(),
+        }
+        for chunk, drafts in zip(group, drafted, strict=True)
+        for r in chunk.rows
+    )
 
 
 def _chunks(mem: Memory, st: Store, size: int) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -182,26 +220,33 @@ def _live_facts_of(contact: str, company: str) -> str:
 def _drafts(
     st: Store,
     mem: Memory,
-    rows: list[dict[str, Any]],
-    request: CallRequest,
-    result: CallResult,
+    group: list[Chunk],
     suite: SuiteOutcome,
     failures: Counter[str],
     run_id: str,
     shared: frozenset[str],
-) -> list[dict[str, Any]]:
-    """The answer's facts that pass the suite, as fact rows with vectors and provenance; an
-    unusable answer or fact joins the failures dataset. A fact is company-wide only where the
-    operator says companies share knowledge (`known_domains`), whatever the model said."""
-    if not isinstance(result.output, Extraction):
-        failures[result.error_code or "schema_invalid"] += 1
-        _failure(st, rows[0], request, result, failure_log.SCHEMA_ERROR, result.error_code, None)
-        return []
-    facts = [f.model_dump() for f in result.output.facts]
-    ids = [f"{rows[0]['row_id']}#{n}" for n in range(len(facts))]
+) -> list[list[dict[str, Any]]]:
+    """Per chunk, the answer's facts that pass the suite, as fact rows with vectors and
+    provenance; an unusable answer or fact joins the failures dataset. A fact is company-wide
+    only where the operator says companies share knowledge (`known_domains`), whatever the
+    model said. The whole group's facts are validated in one call and embedded in one batch."""
+    answers: list[tuple[Chunk, list[str], list[dict[str, Any]]]] = []
+    for chunk in group:
+        if not isinstance(chunk.result.output, Extraction):
+            failures[chunk.result.error_code or "schema_invalid"] += 1
+            _failure(st, chunk, failure_log.SCHEMA_ERROR, chunk.result.error_code, None)
+            answers.append((chunk, [], []))
+            continue
+        facts = [f.model_dump() for f in chunk.result.output.facts]
+        ids = [f"{chunk.rows[0]['row_id']}#{n}" for n in range(len(facts))]
+        answers.append((chunk, ids, facts))
     checked = validate(
         expectations.SUITE,
-        [expectations.row(i, f, len(rows)) for i, f in zip(ids, facts, strict=True)],
+        [
+            expectations.row(i, f, len(chunk.rows))
+            for chunk, ids, facts in answers
+            for i, f in zip(ids, facts, strict=True)
+        ],
         expectations.rules(),
     )
     suite.rows += checked.rows
@@ -209,59 +254,69 @@ def _drafts(
         suite.failing[key] = reasons
         for reason in reasons:
             suite.unexpected[reason] = suite.unexpected.get(reason, 0) + 1
-    drafts = []
-    for key, fact in zip(ids, facts, strict=True):
-        broken = checked.first_reason(key)
-        if broken:
-            failures[broken] += 1
-            _failure(st, rows[0], request, result, failure_log.CHECK_FAILURE, broken, fact)
-            continue
-        source = rows[fact["source"] - 1]
-        company = source["company"]
-        scope = "company" if fact["about"] == "company" and company in shared else "contact"
-        now = now_iso()
-        draft = {
-            "contact": source["contact"],
-            "company": source["company"],
-            "scope": scope,
-            "project": " ".join(fact["project"].split()),
-            "kind": fact["kind"],
-            "topic": fact["topic"],
-            "text": " ".join(fact["statement"].split()),
-            "source_rows": [source["row_id"]],
-            "source_items": [source["item_id"]],
-            "run_id": run_id,
-            "asset": "memory_facts",
-            "prompt_version": request.prompt_version,
-            "model": result.model,
-            "created_at": now,
-            "updated_at": now,
-        }
-        draft["fact_id"] = fact_id(draft)
-        drafts.append(draft)
-    for draft, vector in zip(drafts, mem.embedder.embed([d["text"] for d in drafts]), strict=True):
-        draft["vector"] = vector
-    return drafts
+    drafted = []
+    for chunk, ids, facts in answers:
+        drafts = []
+        for key, fact in zip(ids, facts, strict=True):
+            broken = checked.first_reason(key)
+            if broken:
+                failures[broken] += 1
+                _failure(st, chunk, failure_log.CHECK_FAILURE, broken, fact)
+                continue
+            drafts.append(_draft(chunk, fact, run_id, shared))
+        drafted.append(drafts)
+    every = [d for drafts in drafted for d in drafts]
+    if every:
+        vectors = mem.embedder.embed([d["text"] for d in every])
+        for draft, vector in zip(every, vectors, strict=True):
+            draft["vector"] = vector
+    return drafted
+
+
+def _draft(
+    chunk: Chunk, fact: dict[str, Any], run_id: str, shared: frozenset[str]
+) -> dict[str, Any]:
+    source = chunk.rows[fact["source"] - 1]
+    company = source["company"]
+    scope = "company" if fact["about"] == "company" and company in shared else "contact"
+    now = now_iso()
+    draft = {
+        "contact": source["contact"],
+        "company": source["company"],
+        "scope": scope,
+        "project": " ".join(fact["project"].split()),
+        "kind": fact["kind"],
+        "topic": fact["topic"],
+        "text": " ".join(fact["statement"].split()),
+        "source_rows": [source["row_id"]],
+        "source_items": [source["item_id"]],
+        "run_id": run_id,
+        "asset": "memory_facts",
+        "prompt_version": chunk.request.prompt_version,
+        "model": chunk.result.model,
+        "created_at": now,
+        "updated_at": now,
+    }
+    draft["fact_id"] = fact_id(draft)
+    return draft
 
 
 def _failure(
     st: Store,
-    row: dict[str, Any],
-    request: CallRequest,
-    result: CallResult,
+    chunk: Chunk,
     kind: str,
     reason: str | None,
     output: dict[str, Any] | None,
 ) -> None:
     st.record_failure(
-        item_id=row["item_id"],
+        item_id=chunk.rows[0]["item_id"],
         agent="archivist",
         kind=kind,
         reason=reason or "schema_invalid",
-        prompt_version=request.prompt_version,
-        model=result.model,
+        prompt_version=chunk.request.prompt_version,
+        model=chunk.result.model,
         run_id=None,
-        input=request.messages,
+        input=chunk.request.messages,
         output=output,
     )
 
