@@ -10,6 +10,7 @@ from typing import Any
 from ops_assets.governance import controls
 from ops_assets.governance.owner_reply import write_reply
 from opsbench import memory_review
+from opsbench.desk import corrections
 from opsbench.desk.security import claim_nonce
 from opsbench.retry import RetryError, retry_item
 from resources.settings.config import Config
@@ -86,6 +87,29 @@ def _fact(home: Home, store: Store, config: Config, form: Mapping[str, str]) -> 
     return memory_review.resolve(memory, store, fact, form.get("keep", ""))
 
 
+def _category(form: Mapping[str, str]) -> str:
+    from typing import get_args
+
+    from ops_assets.defs.triage.contract import Category
+
+    category = form.get("category", "")
+    if category not in get_args(Category):
+        raise ActionError("no such category")
+    return category
+
+
+def _accept_correction(
+    home: Home, store: Store, config: Config, form: Mapping[str, str]
+) -> dict[str, Any]:
+    return corrections.accept(store, _item(form), _category(form))
+
+
+def _dismiss_correction(
+    home: Home, store: Store, config: Config, form: Mapping[str, str]
+) -> dict[str, Any]:
+    return corrections.dismiss(store, _item(form), _category(form))
+
+
 def _kill(home: Home, store: Store, config: Config, form: Mapping[str, str]) -> dict[str, Any]:
     controls.kill(store, actor=ACTOR)
     return {"kill_switch": "on"}
@@ -104,6 +128,8 @@ ACTIONS: dict[str, Handler] = {
     "resend": _resend,
     "retry": _retry,
     "fact": _fact,
+    "correction_accept": _accept_correction,
+    "correction_dismiss": _dismiss_correction,
     "kill": _kill,
     "resume": _resume,
 }

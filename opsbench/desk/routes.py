@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from opsbench.desk import actions, overview, queries
+from opsbench.desk import actions, corrections, overview, queries
 from opsbench.desk.security import csrf_token, csrf_valid, new_nonce, new_session, session_cookie
 from resources.settings.home import Home
 from resources.store import Store
@@ -97,6 +97,7 @@ class Desk:
     def desk(self, request: Request) -> Response:
         from resources.settings.config import load_config
 
+        config = load_config()
         waiting = queries.waiting(self.store)
         return self._page(
             request,
@@ -104,7 +105,8 @@ class Desk:
             waiting=waiting,
             links={w["id"]: dagster_links(w) for w in waiting},
             facts=queries.contested_facts(self.home),
-            min_chars=load_config().quality.min_reply_chars,
+            corrections=corrections.proposed(self.home, self.store, config),
+            min_chars=config.quality.min_reply_chars,
         )
 
     def overview(self, request: Request) -> Response:

@@ -16,6 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
+from desk_seeds import ITEM as PROPOSAL
+from desk_seeds import seed_proposal
 from support import SAMPLES, SmtpSink, batch_assets, json_mail, write_config
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -95,6 +98,11 @@ def world(bench, tmp_path, monkeypatch) -> Iterator[tuple]:
     """Samples and a hostile mail processed under the sample policy, replies by SMTP."""
     with SmtpSink() as sink:
         config = write_config(tmp_path / "c.yaml", smtp={"enabled": True, "port": sink.port})
+        # Sales to the owner: the escalation this test answers (the sample routes it to the
+        # proposals workflow, whose approval is the test below).
+        settings = yaml.safe_load(config.read_text())
+        settings["routing"]["sales"] = "human"
+        config.write_text(yaml.safe_dump(settings))
         monkeypatch.setenv("OPSBENCH_CONFIG", str(config))
         hostile = json_mail(
             tmp_path / "mail", "hostile", "Mallory <m@evil.example>", HOSTILE, HOSTILE
@@ -235,3 +243,64 @@ def test_the_owner_works_the_desk_in_a_real_browser(world, tmp_path) -> None:
     assert store.get_output(sales["id"], "review")["model"] == "owner"
     assert (artifacts / "desk.png").stat().st_size > 0
     assert (artifacts / "overview.png").stat().st_size > 0
+
+
+def test_a_proposal_is_approved_and_a_proposed_correction_accepted_in_a_real_browser(
+    bench, tmp_path
+) -> None:
+    """The proposal's card (plan, verifier rows, versions, diff) with its PDF downloaded, its
+    approval, and the accept of a correction the retrained classifier proposes."""
+    from playwright.sync_api import sync_playwright
+
+    from ops_assets.defs.triage import training
+    from ops_assets.defs.triage.corrections import recategorize
+    from opsbench.ui_server import login_url
+    from resources.memory.embeddings import resolve
+
+    store = bench.store
+    seed_proposal(store)
+    body = "Hello, invoice INV-2291 was charged twice this month. Could you refund one of them?"
+    mails = [
+        json_mail(tmp_path / "in", f"m{n}", f"c{n}@client{n}.example", "Charged twice", body)
+        for n in range(2)
+    ]
+    bench.intake(mails)
+    labelled, proposed = sorted(i["id"] for i in store.items() if i["id"] != PROPOSAL)
+    for item_id in (labelled, proposed):
+        store.update_fields(item_id, category="support")
+    recategorize(store, labelled, "billing")
+    training.fit(store, resolve("hashing", home=bench.home.root), bench.home.root)
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+
+    with Served(_app(bench)) as served, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        page = browser.new_page(accept_downloads=True)
+        page.goto(login_url(bench.home, served.port))
+        card = page.locator(f"#{PROPOSAL}")
+        assert "Proposal plan" in card.inner_text()
+        assert "prices_from_catalogue" in card.locator("table.checks").first.inner_text()
+        assert "+TOTAL 2900.00 EUR" in card.locator("pre.diff").first.inner_text()
+        card.screenshot(path=str(artifacts / "proposal.png"))
+        with page.expect_download() as download:
+            card.locator("a.pdf").first.click()
+        saved = artifacts / download.value.suggested_filename
+        download.value.save_as(saved)
+        assert saved.name == f"proposal-{PROPOSAL}-v2.pdf" and saved.read_bytes()[:4] == b"%PDF"
+
+        card.locator("button[name=approve]").click()
+        assert "approve: done" in page.wait_for_selector("#note").inner_text()
+
+        correction = page.locator(f"#correction-{proposed}")
+        assert "billing" in correction.inner_text()
+        correction.locator("button[name=correction_accept]").click()
+        assert "correction_accept: done" in page.wait_for_selector("#note").inner_text()
+        assert page.locator(f"#correction-{proposed}").count() == 0
+        page.screenshot(path=str(artifacts / "desk-after.png"), full_page=True)
+        browser.close()
+
+    print(f"desk screenshots: {artifacts}")
+    assert store.get_item(PROPOSAL)["state"] == "approved"
+    assert [a["actor"] for a in store.approvals_for(PROPOSAL)] == ["owner"]
+    assert store.get_item(proposed)["category"] == "billing"
+    assert (artifacts / "proposal.png").stat().st_size > 0

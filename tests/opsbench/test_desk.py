@@ -26,10 +26,25 @@ HOSTILE = '<script>alert("pwned")</script><img src=x onerror="alert(1)">'
 _fallback = PlainTextResponse("dagster ui stand-in")  # a response is an ASGI app
 
 
+def sales_to_the_owner(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The sample config with sales routed to the owner (the escalation these tests answer;
+    the sample routes it to the proposals workflow, tests/opsbench/test_desk_proposals.py)."""
+    import yaml
+
+    from resources.settings.config import SAMPLE_CONFIG
+
+    config = yaml.safe_load(SAMPLE_CONFIG.read_text())
+    config["routing"]["sales"] = "human"
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("OPSBENCH_CONFIG", str(path))
+
+
 @pytest.fixture
-def desk(bench, tmp_path) -> Iterator[tuple[TestClient, object]]:
+def desk(bench, tmp_path, monkeypatch) -> Iterator[tuple[TestClient, object]]:
     """The sample inbox processed (approvals, an escalated sales mail, an approved reply) plus
     a hostile mail, and a logged-in client of the guarded desk."""
+    sales_to_the_owner(tmp_path, monkeypatch)
     hostile = json_mail(tmp_path / "mail", "hostile", "Mallory <m@evil.example>", HOSTILE, HOSTILE)
     key = bench.intake([*sorted(SAMPLES.iterdir()), hostile])
     bench.materialize(batch_assets(), key)

@@ -2,10 +2,10 @@
 verifier's rows, each version with the diff to the one before, and its PDF as a download
 with the same login; approve and reject are the desk's forms for it."""
 
-import hashlib
 from collections.abc import Iterator
 
 import pytest
+from desk_seeds import ITEM, seed_proposal
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount
@@ -13,74 +13,9 @@ from starlette.testclient import TestClient
 
 from opsbench.desk.routes import routes
 from opsbench.ui_server import guarded_app
-from resources.store import proposals
 from resources.web.keys import UI_TOKEN, home_key
 
 PORT = 8432
-ITEM = "itm_proposal01"
-PLAN = [
-    {"kind": "scope", "description": "Six pages and booking.", "criterion": "Lists pages."},
-    {"kind": "price_basis", "description": "Per page.", "criterion": "Priced per unit."},
-]
-
-
-def _version(markdown: str, total: float) -> dict:
-    return {
-        "item_id": ITEM,
-        "title": "A website for Greenleaf Yoga",
-        "markdown": markdown,
-        "lines": [
-            {"code": "WEB-PAGE", "quantity": 6, "unit": "page", "unit_price": 400, "amount": 2400}
-        ],
-        "total": total,
-        "currency": "EUR",
-        "valid_until": "2027-01-31",
-        "start_date": "2026-12-15",
-        "to_address": "meg@greenleafyoga.example",
-        "subject": "Re: Quote for a new website",
-        "cover_mail": "Hi Meg, the proposal is attached.",
-        "content_sha256": hashlib.sha256(markdown.encode()).hexdigest(),
-        "catalogue_version": "test",
-        "prompt_version": "test",
-        "corrections": [],
-        "feedback": None,
-        "reason_code": None,
-    }
-
-
-def seed_proposal(store) -> None:  # type: ignore[no-untyped-def]
-    """A lead routed to proposals, two versions (the second revised), waiting for approval."""
-    store.register(
-        {
-            "id": ITEM,
-            "source": "test:proposal",
-            "kind": "email",
-            "sender": "meg@greenleafyoga.example",
-            "subject": "Quote for a new website",
-            "body": "What would a six page site with booking cost?",
-            "message_id": "<lead@greenleafyoga.example>",
-            "references": [],
-            "state": "awaiting_approval",
-            "category": "sales",
-            "route": "proposals",
-        },
-        batch=None,
-        actor="test",
-    )
-    proposals.save_plan(store, ITEM, PLAN, prompt_version="test")
-    proposals.add_version(store, _version("# A website\n\nSix pages.\n", 2400.0))
-    second = proposals.add_version(store, _version("# A website\n\nSix pages and booking.\n", 2900))
-    proposals.save_checks(
-        store,
-        ITEM,
-        second,
-        [
-            {"kind": "code", "name": "prices_from_catalogue", "passed": True, "evidence": "ok"},
-            {"kind": "model", "name": "covers_step_1", "passed": False, "evidence": "no list"},
-        ],
-    )
-
-
 _fallback = PlainTextResponse("dagster ui stand-in")
 
 
@@ -106,6 +41,7 @@ def test_the_desk_shows_the_plan_the_checks_each_version_and_the_diff(client) ->
     assert "-TOTAL 2400.00 EUR" in card and "+TOTAL 2900.00 EUR" in card  # the priced lines
     assert f'href="/desk/proposal/{ITEM}/v2.pdf"' in card
     assert 'name="action" value="approve"' in card and 'name="action" value="reject"' in card
+    assert 'name="action" value="edit"' not in card  # sent as verified, never edited
 
 
 def test_the_pdf_downloads_with_the_login_and_not_without(client, bench) -> None:
