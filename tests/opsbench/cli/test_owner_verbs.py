@@ -19,8 +19,17 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def escalated(bench):
-    """An item resting with the owner (a sales mail no agent answers)."""
+def escalated(bench, tmp_path, monkeypatch):
+    """An item resting with the owner (a sales mail routed to the owner; the sample config
+    routes sales to the proposals workflow)."""
+    import yaml
+
+    from resources.settings.config import SAMPLE_CONFIG
+
+    config = yaml.safe_load(SAMPLE_CONFIG.read_text())
+    config["routing"]["sales"] = "human"
+    (tmp_path / "sales-to-owner.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("OPSBENCH_CONFIG", str(tmp_path / "sales-to-owner.yaml"))
     key = bench.intake()
     assert bench.materialize(batch_assets(), key).success
     waiting = bench.store.items(states=["awaiting_human"])
