@@ -275,6 +275,19 @@ def main() -> None:
         owner=sum(d.stage == "owner" for d in decisions),
     )
     results["cascade"]["stages"] = stages
+    # Per mail, what each stage read and who decided: where the cascade lost a mail, and why.
+    results["cascade"]["decisions"] = {
+        i["id"]: {
+            "truth": r["category"],
+            "stage": d.stage,
+            "category": d.category,
+            "classified": list(d.classified) if d.classified is not None else None,
+            "modelled": modelled.get(i["id"]),
+            "rule": d.rule,
+            "risky": sorted(d.risky),
+        }
+        for i, r, d in zip(items, rows, decisions, strict=True)
+    }
     results["cascade"]["sent_to_model"] = round(len(asked) / len(rows), 3)
 
     report = {

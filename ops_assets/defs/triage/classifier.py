@@ -95,6 +95,24 @@ def training_version(rows: list[LabelRow], corrections: list[LabelRow], embedder
     return f"triage-clf-{digest.hexdigest()[:12]}"
 
 
+class Reading(tuple[Category, float]):
+    """(category, calibrated confidence), as callers always read it, with the whole calibrated
+    distribution beside it: the cascade weighs the model's answer against the classifier's
+    probability for that answer, not only against its first choice."""
+
+    distribution: dict[str, float]
+
+    def __new__(
+        cls, category: Category, confidence: float, distribution: dict[str, float] | None = None
+    ) -> "Reading":
+        reading = super().__new__(cls, (category, confidence))
+        reading.distribution = dict(distribution or {category: confidence})
+        return reading
+
+    def __getnewargs__(self) -> tuple[Category, float, dict[str, float]]:  # type: ignore[override]
+        return (self[0], self[1], self.distribution)
+
+
 @dataclass
 class TriageClassifier:
     version: str
@@ -123,14 +141,20 @@ class TriageClassifier:
         answers: list[tuple[Category, float]] = []
         for vector, row in zip(vectors, probabilities, strict=True):
             best = int(np.argmax(row))
-            answer = (cast(Category, classes[best]), float(row[best]))
+            distribution = {c: float(p) for c, p in zip(classes, row, strict=True)}
+            answer = Reading(cast(Category, classes[best]), float(row[best]), distribution)
             if self.corrections:
                 known = np.asarray([v for v, _ in self.corrections])
                 similarity = known @ vector
                 nearest = int(np.argmax(similarity))
                 if similarity[nearest] >= SAME_AS_CORRECTION:
                     label = self.corrections[nearest][1]
-                    answer = (label, float(min(similarity[nearest], 1.0)))
+                    sure = float(min(similarity[nearest], 1.0))
+                    # The owner's word on the same mail: the rest is shared by the others.
+                    rest = (1.0 - sure) / max(len(classes) - 1, 1)
+                    answer = Reading(
+                        label, sure, {c: (sure if c == label else rest) for c in classes}
+                    )
             answers.append(answer)
         return answers
 

@@ -6,13 +6,21 @@ the normalised text (`governance.normalize`): a Cyrillic letter or a zero-width 
 import re
 from typing import Any
 
+from ops_assets.defs.triage.spam_rules import spam_reason
 from ops_assets.governance.authentication import verdict
 from ops_assets.governance.normalize import for_rules
 
-BOUNCE_SENDERS = re.compile(r"^(mailer-daemon|postmaster|bounces?|no-?reply)@", re.I)
+BOUNCE_SENDERS = re.compile(r"^(mailer-daemon|postmaster|bounces?)@", re.I)
+# A machine's address: no answer is due, but phishing is sent from these too, so the spam
+# rules read the mail before this one stops it.
+NO_REPLY_SENDERS = re.compile(r"^(no-?reply|do-?not-?reply|notifications?)@", re.I)
+# Auto-reply subjects in the languages the owner's clients write (the text is normalised:
+# no accents).
 AUTO_SUBJECT = re.compile(
     r"^(auto(matic)?[ -]?reply|out of (the )?office|autoreply|undeliverable|"
-    r"delivery status notification|abwesenheit)",
+    r"delivery status notification|abwesenheit|automatische antwort|reponse automatique|"
+    r"absence du bureau|respuesta automatica|fuera de la oficina|risposta automatica|"
+    r"fuori ufficio|automatisch antwoord|afwezig|resposta automatica)",
     re.I,
 )
 SPAM_WORDS = re.compile(
@@ -44,17 +52,20 @@ def no_action_rule(item: dict[str, Any], owner_addresses: list[str]) -> tuple[st
         sender
     ):
         return "bounce", "delivery report or bounce"
+    subject, body = for_rules(item.get("subject")), for_rules(item.get("body"))
+    if "x-auto-response-suppress" in headers or AUTO_SUBJECT.match(subject):
+        return "auto_reply", "automatic reply"
+    if headers.get("x-spam-flag") == "yes" or SPAM_WORDS.search(f"{subject} {body}"):
+        return "spam_rule", "matches the spam rules"
+    why = spam_reason(sender, subject, body, owner_addresses)
+    if why:
+        return "spam_rule", why
     if headers.get("precedence") in ("bulk", "list", "junk"):
         return "bulk", f"Precedence: {headers['precedence']}"
     if "list-id" in headers or "list-unsubscribe" in headers:
         return "mailing_list", "mailing-list message (List-Id / List-Unsubscribe)"
-    subject = for_rules(item.get("subject"))
-    if "x-auto-response-suppress" in headers or AUTO_SUBJECT.match(subject):
-        return "auto_reply", "automatic reply"
-    if headers.get("x-spam-flag") == "yes" or SPAM_WORDS.search(
-        f"{subject} {for_rules(item.get('body'))}"
-    ):
-        return "spam_rule", "matches the spam rules"
+    if NO_REPLY_SENDERS.match(sender):
+        return "bounce", "sent from a no-reply address"
     return None
 
 

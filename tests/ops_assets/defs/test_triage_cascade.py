@@ -184,6 +184,82 @@ def test_a_rule_stops_phishing_from_a_no_reply_address_and_the_classifier_names_
     assert decision.category == "other"
 
 
+def reading(**distribution: float) -> classifier.Reading:
+    best = max(distribution, key=lambda c: distribution[c])
+    return classifier.Reading(best, distribution[best], distribution)  # type: ignore[arg-type]
+
+
+def test_the_models_answer_is_weighed_against_the_classifiers_distribution() -> None:
+    """The model does not overrule the classifier: an answer the classifier gave real weight
+    wins, one it all but ruled out does not (the old cascade took the model's word alone)."""
+    mail = item("Question", "About the thing we discussed.")
+    unsure = reading(support=0.5, billing=0.44, sales=0.02, spam=0.02, other=0.02)
+    second = cascade.decide(
+        mail, owner_addresses=OWNER, classified=unsure, modelled="billing", model_asked=True
+    )
+    assert (second.stage, second.category, second.confidence) == ("model", "billing", None)
+    unlikely = cascade.decide(
+        mail, owner_addresses=OWNER, classified=unsure, modelled="sales", model_asked=True
+    )
+    assert (unlikely.stage, unlikely.category, unlikely.confidence) == ("model", "support", None)
+    assert "classifier" in unlikely.reason
+
+
+def test_the_model_alone_cannot_make_mail_spam() -> None:
+    mail = item("Domain renewal", "Is the renewal of our domain included in the plan?")
+    legitimate = reading(support=0.45, billing=0.3, spam=0.15, sales=0.05, other=0.05)
+    decision = cascade.decide(
+        mail, owner_addresses=OWNER, classified=legitimate, modelled="spam", model_asked=True
+    )
+    assert (decision.stage, decision.category) == ("model", "support")
+    assert "cannot make mail spam" in decision.reason
+    # With the classifier reading spam too, the model's agreement makes it spam.
+    spammy = reading(spam=0.5, sales=0.3, support=0.1, billing=0.05, other=0.05)
+    agreed = cascade.decide(
+        mail, owner_addresses=OWNER, classified=spammy, modelled="spam", model_asked=True
+    )
+    assert agreed.category == "spam"
+
+
+def test_money_mail_is_settled_by_the_owner_only_when_the_question_is_spam() -> None:
+    mail = item("Hosting", "The hosting plan went from 20 EUR to 35 EUR; why?")
+    first = cascade.decide(mail, owner_addresses=OWNER, classified=("billing", 0.8))
+    assert first.needs_model and first.risky == {"money"}
+    legit = cascade.decide(
+        mail, owner_addresses=OWNER, classified=("billing", 0.8), modelled="support",
+        model_asked=True,
+    )  # fmt: skip
+    # billing vs support on money mail: weighed (the gate holds a money reply not sorted as
+    # billing for the owner anyway).
+    assert (legit.stage, legit.category) == ("model", "billing")
+    spam = cascade.decide(
+        mail, owner_addresses=OWNER, classified=("billing", 0.8), modelled="spam",
+        model_asked=True,
+    )  # fmt: skip
+    assert (spam.stage, spam.category) == ("owner", None)
+
+
+def test_a_priced_offer_is_money_not_a_bank_change_and_sure_spam_needs_no_model() -> None:
+    offer = item("Developers", "We offer dedicated developers at $15/hour. Can we call?")
+    assert cascade.risky_reading(offer) == {"money"}
+    decision = cascade.decide(offer, owner_addresses=OWNER, classified=("spam", 0.8))
+    assert (decision.stage, decision.category) == ("classifier", "spam")
+    changed = item("New bank details", "Our bank details have changed, the new IBAN is below.")
+    assert "bank_change" in cascade.risky_reading(changed)
+    assert cascade.decide(changed, owner_addresses=OWNER, classified=("spam", 0.9)).needs_model
+
+
+def test_a_reading_is_the_category_and_confidence_pair_it_always_was(
+    trained: classifier.TriageClassifier,
+) -> None:
+    (answer,) = trained.predict(["Refund\nPlease refund the double charge."], HashingEmbedder())
+    category, confidence = answer
+    assert isinstance(answer, classifier.Reading) and answer == (category, confidence)
+    assert set(answer.distribution) == set(classifier.CATEGORIES)
+    assert abs(sum(answer.distribution.values()) - 1.0) < 1e-6
+    assert answer.distribution[category] == confidence
+
+
 def read(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 

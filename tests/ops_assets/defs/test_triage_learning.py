@@ -94,15 +94,16 @@ def test_a_risky_disagreement_goes_to_the_owner(bench) -> None:
         "Quote for a new website",
         "We would like a quote for a five page website, our budget is 4,000 EUR.",
     )
-    # The model is scripted to call it support; code reads money: the two must agree.
-    bench.script(scripts={"triage": lambda text: {**_default(text), "category": "support"}})
+    # The model is scripted to call it spam; code reads money: whether money mail is answered
+    # or dropped is the owner's call when the two readings disagree on it.
+    bench.script(scripts={"triage": lambda text: {**_default(text), "category": "spam"}})
     key = bench.intake([mail])
     bench.materialize([triage], key)
     (item,) = bench.store.items(batch=key)
     assert (item["state"], item["reason_code"]) == ("awaiting_human", "triage_disagreement")
     (moved,) = [a for a in bench.store.audit_for(item["id"]) if a["event"] == "state"]
     assert moved["detail"]["stage"] == "owner" and "money" in moved["detail"]["risky"]
-    assert moved["detail"]["modelled"] == "support"
+    assert moved["detail"]["modelled"] == "spam" and moved["detail"]["classified"][0] != "spam"
 
 
 def _default(text: str) -> dict:
