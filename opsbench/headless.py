@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from ops_assets.defs.jobs import ARCHIVIST_JOB, BATCH_JOB, OUTCOMES_JOB
+from ops_assets.defs.jobs import ARCHIVIST_JOB, BATCH_JOB, OUTCOMES_JOB, RETRAIN_JOB
 from ops_assets.orchestration.partitions import BATCHES
 from resources.processes import pid_alive
 from resources.settings.home import Home
@@ -77,9 +77,12 @@ class HeadlessRunner:
 
     def run_until_rested(self, *, timeout_s: float, poll_s: float = 0.25) -> HeadlessOutcome:
         deadline = time.monotonic() + timeout_s
+        progressed = True  # the first pass trains a new home's classifier before any triage
         while True:
             if self.store.kill_switch_on():
                 return self._held_by_kill_switch(deadline)
+            if progressed:
+                self._classifier_tick()
             progressed = self._inbox_tick() | self._outcomes_tick() | self._workflow_ticks()
             if progressed:
                 self._alerts_tick()
@@ -173,6 +176,31 @@ class HeadlessRunner:
         key = f"archivist-{len(self.store.archived_row_ids())}-{waiting}"
         request = dg.RunRequest(run_key=key, tags={"opsbench/trigger": "archivist"})
         return self._execute(ARCHIVIST_JOB, request, partition_key=None)
+
+    def _classifier_tick(self) -> bool:
+        """What the retrain sensor does under the daemon: a home's first triage classifier
+        before its first triage (without one every mail past the rules costs a model call),
+        then a retrain when enough new labels arrived."""
+        from sensors.retrain import retrain_sensor
+
+        key = "headless_cursor:retrain_sensor"
+        row = self.store.control(key)
+        with dg.build_sensor_context(
+            instance=self.instance,
+            resources=self.resources,
+            definitions=self.defs,
+            sensor_name=retrain_sensor.name,
+            cursor=row["value"] if row else None,
+        ) as context:
+            result = retrain_sensor(context)
+        if not isinstance(result, dg.SensorResult):
+            return False
+        ran = False
+        for request in result.run_requests or []:
+            ran |= self._execute(RETRAIN_JOB, request, partition_key=None)
+        if result.cursor is not None:
+            self.store.set_control(key, result.cursor, actor="headless")
+        return ran
 
     def _alerts_tick(self) -> None:
         """The alert sensors, with their cursors kept in the store (the daemon keeps its own)."""
