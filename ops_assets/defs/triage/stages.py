@@ -23,7 +23,7 @@ _HERE = Path(__file__).resolve().parent
 
 def _code_hash() -> str:
     digest = hashlib.sha256()
-    for name in ("cascade.py", "rules.py", "stages.py"):
+    for name in ("cascade.py", "rules.py", "spam_rules.py", "stages.py"):
         digest.update((_HERE / name).read_bytes())
     return digest.hexdigest()[:8]
 
