@@ -48,8 +48,18 @@ def test_an_unchanged_prompt_reprocesses_for_free_and_changes_nothing(bench) -> 
 
 
 def test_a_changed_prompt_pays_only_for_changed_requests_and_the_diff_shows_the_flip(
-    bench, monkeypatch
+    bench, monkeypatch, tmp_path
 ) -> None:
+    import yaml
+
+    from resources.settings.config import SAMPLE_CONFIG
+
+    # The sales mail held by the owner (the sample routes it to the proposals workflow, where
+    # it would still be in flight, and a changed category rightly sends it to the owner).
+    config = yaml.safe_load(SAMPLE_CONFIG.read_text())
+    config["routing"]["sales"] = "human"
+    (tmp_path / "sales-to-owner.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("OPSBENCH_CONFIG", str(tmp_path / "sales-to-owner.yaml"))
     key = _settled(bench)
     triaged_by_model = len([c for c in bench.store.ledger()[0] if c["agent"] == "triage"])
     before = _snapshot(bench)
