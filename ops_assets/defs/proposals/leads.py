@@ -9,7 +9,7 @@ as `awaiting_human` with the reason code; the owner's verbs take `awaiting_appro
 from typing import Any
 
 from ops_assets.agents.agent_run import RETRYABLE, valid_output
-from ops_assets.defs.proposals.workflow import PROPOSALS, PURPOSE
+from ops_assets.defs.proposals.workflow import PROPOSALS
 from resources.llm.client import CallResult
 from resources.store import Store
 from resources.store.mailbox_links import answered_delivery
@@ -21,8 +21,10 @@ IN_FLIGHT = ("triaged", "drafted", "reviewed", "approved", "sending")
 def answers_a_proposal(st: Store, item: dict[str, Any]) -> bool:
     """A client's mail on the thread of a proposal we sent: the replies' agents take it (the
     contract with ops_assets/defs/proposals/replies/), never the lead's agents."""
-    answered = answered_delivery(st, item)
-    return answered is not None and answered["purpose"] == PURPOSE
+    from ops_assets.defs.proposals.replies.answers import proposal_delivery
+
+    # On a proposal's thread, or on the thread of one of its nudges (sent as a reply).
+    return proposal_delivery(st, answered_delivery(st, item)) is not None
 
 
 def in_state(st: Store, *states: str) -> list[dict[str, Any]]:

@@ -277,6 +277,10 @@ def route_of(st: Store, item: dict[str, Any], category: str, config: Config) -> 
     answered = answered_delivery(st, item) if category != "spam" else None
     if answered is not None:
         ours = st.get_item(answered["item_id"])
+        if ours is not None and ours["kind"] == "follow_up":
+            # A follow-up (a reply's, or a proposal's nudge) speaks for the item it follows,
+            # named in its source (`<kind>:<item id>`): the answer goes to that one's workflow.
+            ours = st.get_item(str(ours["source"]).partition(":")[2]) or ours
         if ours is not None and ours["route"] in workflows():
             return str(ours["route"])
     return config.route_for(category)

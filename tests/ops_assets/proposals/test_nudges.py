@@ -146,3 +146,39 @@ def test_an_answer_to_a_nudge_answers_the_proposal(bench) -> None:
     assert bench.materialize([proposal_answer]).success
     assert deal_of(bench.store, sent.lead["id"])["stage"] == "accepted"
     assert bench.store.get_item(answer["id"])["reason_code"] == "proposal_accepted"
+
+
+def test_an_answer_to_a_nudge_is_routed_to_the_proposals_workflow(bench, tmp_path) -> None:
+    """Through intake and triage: the client answers only our nudge (a follow-up on the reply
+    path), so its thread names a reply delivery; triage follows the nudge to the lead it nudges
+    and routes the answer to proposals, where the lead's agents leave it to proposal_answer."""
+    from ops_assets.defs.proposals.leads import answers_a_proposal
+
+    send_proposal(bench.store, sent_at=FRIDAY)
+    nudge(bench, at(5))
+    (made,) = nudges(bench)
+    reply_id = "dlv_" + "1" * 20
+    bench.store.delivery_intent(
+        {
+            "id": reply_id,
+            "item_id": made["id"],
+            "destination": "meg@greenleafyoga.example",
+            "purpose": "reply",
+            "connector": "smtp",
+            "content_hash": "x",
+        }
+    )
+    bench.store.delivery_mark(reply_id, "confirmed")
+    mail = tmp_path / "mail" / "late.eml"
+    mail.parent.mkdir()
+    mail.write_text(
+        "From: Meg O'Connell <meg@greenleafyoga.example>\nTo: hello@northwind.example\n"
+        "Subject: Re: Following up\nMessage-ID: <late-yes@greenleafyoga.example>\n"
+        f"In-Reply-To: <{reply_id}@northwind.example>\n"
+        f"References: <{reply_id}@northwind.example>\n\nSorry for the silence: we accept.\n"
+    )
+    key = bench.intake([mail])
+    assert bench.materialize(batch_assets(), key).success
+    (answer,) = bench.store.items(batch=key)
+    assert (answer["state"], answer["route"]) == ("triaged", "proposals")
+    assert answers_a_proposal(bench.store, answer)  # not a new lead
