@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from resources.connectors.imap_config import ImapAccount
 from resources.settings.environment import environment
 from resources.settings.http_intake import HttpIntake
+from resources.settings.proposals import ProposalNudges
 
 SAMPLE_CONFIG = Path(__file__).with_name("sample_config.yaml")
 CATEGORIES = ("billing", "support", "sales", "spam", "other")
@@ -269,6 +270,8 @@ class ProposalSettings(_Strict):
     catalogue: str | None = None
     """The service catalogue and rate card (YAML); None = <home>/proposals/catalogue.yaml if
     it exists, else the bundled sample."""
+    nudges: ProposalNudges = ProposalNudges()
+    """When a sent proposal nobody answered gets a nudge drafted for the owner, and how often."""
 
 
 class Config(_Strict):

@@ -73,3 +73,17 @@ def test_a_route_may_name_a_workflow_and_models_per_agent(tmp_path) -> None:
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     with pytest.raises(ConfigError, match=r"llm\.models\.triage\.endpoint"):
         load_config(tmp_path / "c.yaml")
+
+
+def test_proposal_nudges_are_read_from_the_config(tmp_path) -> None:
+    """`proposals.nudges` reaches the nudge asset's settings (they were defaults only)."""
+    from resources.settings.proposals import nudge_settings
+
+    path = tmp_path / "c.yaml"
+    sample = SAMPLE_CONFIG.read_text()
+    path.write_text(sample.replace("after_business_days: 3", "after_business_days: 5"))
+    chosen = nudge_settings(load_config(path))
+    assert (chosen.after_business_days, chosen.max_nudges) == (5, 2)
+    path.write_text(sample.replace("max_nudges: 2", "max_nudges: 9"))
+    with pytest.raises(ConfigError, match="max_nudges"):
+        load_config(path)

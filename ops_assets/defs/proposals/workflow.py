@@ -14,17 +14,25 @@ PURPOSE = "proposal"
 PROPOSALS = Workflow(
     name="proposals",
     takes=("sales",),
-    agents=("proposal_context", "proposal_plan", "proposal_draft", "proposal_verdict"),
+    agents=(
+        "proposal_answer",
+        "proposal_context",
+        "proposal_plan",
+        "proposal_draft",
+        "proposal_verdict",
+    ),
     job=JOB,
     group=GROUP,
     policy_actions=(SEND_PROPOSAL,),
     budget_usd={
+        "proposal_answer": 0.5,
         "proposal_context": 0.5,
         "proposal_plan": 1.0,
         "proposal_draft": 2.0,
         "proposal_verdict": 1.0,
     },
     models={
+        "proposal_answer": "small",
         "proposal_context": "small",
         "proposal_plan": "large",
         "proposal_draft": "large",

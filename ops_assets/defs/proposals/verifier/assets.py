@@ -32,7 +32,10 @@ VERSION = combined_version(AGENT, prompt.VERSION, executor_prompt.VERSION)
 
 
 @dg.asset(
-    group_name=GROUP, kinds={"openai", "sqlite"}, code_version=VERSION, deps=["proposal_draft"]
+    group_name=GROUP,
+    kinds={"openai", "sqlite"},
+    code_version=VERSION,
+    deps=["proposal_draft", "proposal_answer"],
 )
 def proposal_verdict(
     context: dg.AssetExecutionContext,
