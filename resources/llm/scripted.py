@@ -209,6 +209,82 @@ def script_archivist(body: dict[str, Any]) -> dict[str, Any]:
     return {"facts": facts[:8]}
 
 
+def script_proposal_brief(body: dict[str, Any]) -> dict[str, Any]:
+    """The proposals workflow's context agent: who asks, and what for (the subject)."""
+    text = _email_text(body)
+    return {
+        "client_name": _field(text, "From-Name")[:80],
+        "company": "",
+        "needs": [(_field(text, "Subject") or "a website")[:80]],
+        "budget_hint": "",
+        "deadline_hint": "",
+    }
+
+
+def script_proposal_plan(body: dict[str, Any]) -> dict[str, Any]:
+    """A bounded plan of four steps, one of each kind, for any lead."""
+    steps = [
+        ("question", "Ask what the site must do first.", "The proposal asks a question."),
+        ("scope", "Designed pages and a booking shop.", "The scope lists pages and shop."),
+        ("timeline", "A start date and a duration.", "The proposal states when work starts."),
+        ("price_basis", "Priced per unit from the rate card.", "Every line has a unit price."),
+    ]
+    return {
+        "steps": [
+            {"kind": kind, "description": what, "success_criterion": criterion}
+            for kind, what, criterion in steps
+        ]
+    }
+
+
+def script_proposal_draft(body: dict[str, Any]) -> dict[str, Any]:
+    """Services by the sample catalogue's codes (code prices them; no amount here)."""
+    return {
+        "title": "A new website with online booking",
+        "summary": "Designed pages and online booking, built on what you have today.",
+        "scope": [
+            {"heading": "Pages", "text": "Home, services, about, prices, contact and blog."},
+            {"heading": "Booking", "text": "Online booking with payment."},
+        ],
+        "lines": [
+            {"code": "DISC", "quantity": 1},
+            {"code": "WEB-PAGE", "quantity": 6},
+            {"code": "SHOP", "quantity": 1},
+        ],
+        "start_in_days": 14,
+        "duration_weeks": 6,
+        "cover_mail": "Hello,\n\nThank you for your enquiry. Please find our proposal "
+        "attached; I am happy to walk you through it.",
+    }
+
+
+def script_proposal_verdicts(body: dict[str, Any]) -> dict[str, Any]:
+    """Every step of the plan in the prompt met (the verifier's code checks still run)."""
+    user = str(body["messages"][-1]["content"])
+    steps = json.loads(user.split("The plan:\n", 1)[1].split("\n\n<<<PROPOSAL", 1)[0])
+    return {
+        "verdicts": [
+            {"step": s["step"], "met": True, "evidence": "stated in the proposal"} for s in steps
+        ]
+    }
+
+
+def script_proposal_answer(body: dict[str, Any]) -> dict[str, Any]:
+    """How the client answered, read from a few words (the local model reads it for real)."""
+    text = _email_text(body).lower()
+    if re.search(r"\b(accept|go ahead|let'?s start)", text):
+        return {"outcome": "accepted", "changes": [], "summary": "The client accepts."}
+    if re.search(r"\b(decline|not go ahead|another agency)", text):
+        return {"outcome": "declined", "changes": [], "summary": "The client declines."}
+    if re.search(r"\b(change|instead|without|drop)\b", text):
+        return {
+            "outcome": "revision_requested",
+            "changes": ["Change the proposal as the client asks."],
+            "summary": "The client asks for changes.",
+        }
+    return {"outcome": "question", "changes": [], "summary": "The client has a question."}
+
+
 DEFAULT_SCRIPTS: dict[str, Script] = {
     "triage": script_triage,
     "reply_draft": script_reply,
@@ -216,6 +292,11 @@ DEFAULT_SCRIPTS: dict[str, Script] = {
 DEFAULT_REQUEST_SCRIPTS: dict[str, RequestScript] = {
     "review": script_review,
     "archivist": script_archivist,
+    "proposal_context": script_proposal_brief,
+    "proposal_plan": script_proposal_plan,
+    "proposal_draft": script_proposal_draft,
+    "proposal_verdict": script_proposal_verdicts,
+    "proposal_answer": script_proposal_answer,
 }
 
 

@@ -129,8 +129,25 @@ def test_unknown_llm_is_a_config_error(tmp_path) -> None:
 
 
 def test_retry_releases_a_held_item(tmp_path) -> None:
-    home = tmp_path / "h"
-    opsbench("demo", "--inbox", str(SAMPLES), "--home", str(home), "--llm", "scripted")
+    import yaml
+
+    from resources.settings.config import SAMPLE_CONFIG
+
+    home, config = tmp_path / "h", tmp_path / "sales-to-me.yaml"
+    settings = yaml.safe_load(SAMPLE_CONFIG.read_text())
+    settings["routing"]["sales"] = "human"  # so the sales lead waits for the owner
+    config.write_text(yaml.safe_dump(settings))
+    opsbench(
+        "demo",
+        "--inbox",
+        str(SAMPLES),
+        "--home",
+        str(home),
+        "--llm",
+        "scripted",
+        "--config",
+        str(config),
+    )
     records = json.loads(opsbench("items", "--home", str(home), "--json").stdout)
     held = next(r for r in records if r["state"] == "awaiting_human")
     done = opsbench("retry", held["id"], "--home", str(home))
@@ -156,8 +173,10 @@ def test_audit_tells_one_items_whole_story(tmp_path) -> None:
     delivered = next(r for r in records if r["state"] == "delivered")
     story = json.loads(opsbench("audit", delivered["id"], "--home", str(home), "--json").stdout)
     # The archivist's call read this item's memory (it is erased with the item, too).
+    # Triage asks the model only when the rules and the classifier are unsure (the cascade).
     assets = ["triage", "reply_draft", "review", "archivist"]
-    assert [c["asset"] for c in story["model_calls"]] == assets
+    asked = [c["asset"] for c in story["model_calls"]]
+    assert asked in (assets, assets[1:]), asked
     assert story["failures"] == []
     assert {m["agent"] for m in story["memory_context"]} == {"reply_draft", "review"}
     assert all(c["prompt_version"] and c["model"] and c["tokens_in"] for c in story["model_calls"])

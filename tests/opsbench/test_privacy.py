@@ -15,6 +15,7 @@ from ops_assets.defs.archivist.assets import memory_facts
 from opsbench.privacy import erase, export, find
 from resources.memory import EPISODIC, FACTS, Memory
 from resources.memory.embeddings import HashingEmbedder
+from resources.store import RESTING
 
 PRIYA = "priya@harbourbakery.example"
 HER_TEXT = b"can't get into the admin area of the bakery"  # her first mail's body, lower-cased
@@ -85,7 +86,11 @@ def test_export_then_erase_leaves_no_trace_under_the_home(bench, monkeypatch, tm
     assert bench.store.memory_contexts([story["item"]["id"]]) == []
     # Everyone else is untouched, and the audit log says what happened without saying what.
     assert {i["id"] for i in bench.store.items()} == others
-    assert {r["item_id"] for r in memory.rows(EPISODIC)} == others
+    # Memory holds the rest of them at rest (the sales lead, routed to the proposals
+    # workflow whose job this test does not run, is still in flight: not remembered yet).
+    resting = {i["id"] for i in bench.store.items(states=RESTING)}
+    assert {r["item_id"] for r in memory.rows(EPISODIC)} == others & resting
+    assert len(others - resting) == 1
     (record,) = bench.store.audit_for_event("erased")
     assert record["detail"]["items"] == 2 and PRIYA not in str(record)
     again = export(bench.home, bench.store, PRIYA)
