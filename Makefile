@@ -33,7 +33,10 @@ demo: $(STAMP) ## headless run over samples/inbox on the scripted model; prints 
 
 test: $(STAMP) ## the whole suite, slow end-to-end tests included (what CI runs)
 	scripts/setup-system.sh
-	$(BIN)/python -m pytest -q
+	# Two workers, a file each (tests in a file share fixtures); then the end-to-end tests
+	# alone, as they time daemons and servers and would race the other worker for the cores.
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --ignore=tests/e2e
+	$(BIN)/python -m pytest -q tests/e2e
 
 test-fast: $(STAMP) ## the suite without the slow end-to-end tests
 	scripts/setup-system.sh
