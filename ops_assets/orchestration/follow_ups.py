@@ -64,38 +64,78 @@ def register(
         if d["purpose"] == "reply" and d["state"] == "confirmed"
     )
     triage = valid_output(store, item["id"], "triage") or {}
+    return register_triaged(
+        store,
+        item,
+        fid,
+        source=f"followup:{item['id']}",
+        # Our reply's Message-ID (the composer's: key @ our domain): the nudge threads under it.
+        message_id=f"<{reply['id']}@{domain}>",
+        received_at=sent_at,
+        category=item["category"] or "other",
+        summary=SUMMARY.format(
+            date=sent_at[:10], about=triage.get("summary") or item["subject"] or "their message"
+        ),
+        customer_name=triage.get("customer_name") or "",
+        company=triage.get("company") or "",
+        prompt_version=PROMPT_VERSION,
+        input_hash=item["id"],
+        batch=batch,
+        run_id=run_id,
+        actor="follow_ups",
+    )
+
+
+def register_triaged(
+    store: Store,
+    item: dict[str, Any],
+    new_id: str,
+    *,
+    source: str,
+    message_id: str,
+    received_at: str,
+    category: str,
+    summary: str,
+    customer_name: str,
+    company: str,
+    prompt_version: str,
+    input_hash: str,
+    batch: str,
+    run_id: str,
+    actor: str,
+) -> str:
+    """A follow-up of `item` (a reply's, or a proposal's nudge) registered already triaged for
+    the reply path, threaded under `message_id` (ours), with the code-written triage row the
+    drafter reads."""
     store.register(
         {
-            "id": fid,
-            "source": f"followup:{item['id']}",
+            "id": new_id,
+            "source": source,
             "kind": KIND,
             "sender": item["sender"],
             "sender_name": item["sender_name"],
             "reply_to": item["reply_to"],
             "subject": item["subject"],
             "body": item["body"],
-            # Our reply's Message-ID (the composer's: key @ our domain): the nudge threads under it.
-            "message_id": f"<{reply['id']}@{domain}>",
+            "message_id": message_id,
             "references": [
                 *(item["references"] or []),
                 *([item["message_id"]] if item["message_id"] else []),
             ],
-            "received_at": sent_at,
+            "received_at": received_at,
             "state": "triaged",
-            "category": item["category"],
+            "category": category,
             "urgency": "normal",
             "route": "reply_draft",
         },
         batch=batch,
-        actor="follow_ups",
+        actor=actor,
     )
     output = {
-        "category": item["category"] or "other",
-        "summary": SUMMARY.format(
-            date=sent_at[:10], about=triage.get("summary") or item["subject"] or "their message"
-        )[:200],
-        "customer_name": triage.get("customer_name") or "",
-        "company": triage.get("company") or "",
+        "category": category,
+        "summary": summary[:200],
+        "customer_name": customer_name,
+        "company": company,
         "amount": "",
         "question": "",
         "urgency": "normal",
@@ -104,11 +144,11 @@ def register(
         asset="triage",
         batch=batch,
         run_id=run_id,
-        prompt_version=PROMPT_VERSION,
+        prompt_version=prompt_version,
         result=None,
         output=output,
-        input_hash=item["id"],
+        input_hash=input_hash,
         failure=None,
     )
-    store.save_output({**row, "item_id": fid, "model": "code"})
-    return fid
+    store.save_output({**row, "item_id": new_id, "model": "code"})
+    return new_id

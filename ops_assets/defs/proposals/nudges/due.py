@@ -11,12 +11,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from ops_assets.agents.agent_run import output_row
 from ops_assets.defs.proposals.deals import NUDGE_SOURCE, deal_of
 from ops_assets.defs.proposals.nudges.business_days import business_days_between
 from ops_assets.defs.proposals.replies.answers import answered_version
 from ops_assets.defs.proposals.workflow import PURPOSE
-from ops_assets.orchestration.follow_ups import KIND
+from ops_assets.orchestration.follow_ups import KIND, register_triaged
 from resources.settings.proposals import ProposalNudges
 from resources.store import Store
 
@@ -91,51 +90,23 @@ def register(st: Store, due: Due, now: dt.datetime, *, batch: str, run_id: str, 
     item, delivery = due.item, due.delivery
     nid = nudge_id(delivery["id"], due.number)
     version = answered_version(st, delivery) or {}
-    st.register(
-        {
-            "id": nid,
-            "source": f"{NUDGE_SOURCE}{item['id']}",
-            "kind": KIND,
-            "sender": item["sender"],
-            "sender_name": item["sender_name"],
-            "reply_to": item["reply_to"],
-            "subject": item["subject"],
-            "body": item["body"],
-            "message_id": f"<{delivery['id']}@{domain}>",
-            "references": [
-                *(item["references"] or []),
-                *([item["message_id"]] if item["message_id"] else []),
-            ],
-            "received_at": now.isoformat(),
-            "state": "triaged",
-            "category": item["category"] or "sales",
-            "urgency": "normal",
-            "route": "reply_draft",
-        },
-        batch=batch,
-        actor="proposal_nudges",
-    )
-    output = {
-        "category": item["category"] or "sales",
-        "summary": SUMMARY.format(
+    return register_triaged(
+        st,
+        item,
+        nid,
+        source=f"{NUDGE_SOURCE}{item['id']}",
+        message_id=f"<{delivery['id']}@{domain}>",
+        received_at=now.isoformat(),
+        category=item["category"] or "sales",
+        summary=SUMMARY.format(
             title=(version.get("title") or item["subject"] or "")[:60],
             date=delivery["updated_at"][:10],
-        )[:200],
-        "customer_name": item["sender_name"] or "",
-        "company": "",
-        "amount": "",
-        "question": "",
-        "urgency": "normal",
-    }
-    row = output_row(
-        asset="triage",
+        ),
+        customer_name=item["sender_name"] or "",
+        company="",
+        prompt_version=PROMPT_VERSION,
+        input_hash=nid,
         batch=batch,
         run_id=run_id,
-        prompt_version=PROMPT_VERSION,
-        result=None,
-        output=output,
-        input_hash=nid,
-        failure=None,
+        actor="proposal_nudges",
     )
-    st.save_output({**row, "item_id": nid, "model": "code"})
-    return nid
