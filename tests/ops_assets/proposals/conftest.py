@@ -2,7 +2,6 @@
 that triage routed to the workflow (`triaged`, route `proposals`, as the sample config says),
 and its assets in job order."""
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pytest
 from support import SmtpSink, batch_assets, json_mail, write_config
 
-from resources.llm.scripted import _field
+from resources.llm.scripted import _field, script_proposal_verdicts
 
 LEAD = (
     "Hi, we are a yoga studio and would like a quote for a new six page website with "
@@ -81,16 +80,6 @@ def is_revision(body: dict[str, Any]) -> bool:
     return any("A check of your proposal failed" in str(m["content"]) for m in body["messages"])
 
 
-def verdicts(body: dict[str, Any]) -> dict[str, Any]:
-    user = body["messages"][-1]["content"]
-    steps = json.loads(user.split("The plan:\n", 1)[1].split("\n\n<<<PROPOSAL", 1)[0])
-    return {
-        "verdicts": [
-            {"step": s["step"], "met": True, "evidence": "stated in the proposal"} for s in steps
-        ]
-    }
-
-
 def scripts(
     drafter: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> tuple[dict, dict]:
@@ -99,7 +88,7 @@ def scripts(
         {
             "proposal_plan": plan,
             "proposal_draft": drafter or (lambda body: draft()),
-            "proposal_verdict": verdicts,
+            "proposal_verdict": script_proposal_verdicts,
         },
     )
 
