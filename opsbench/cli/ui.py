@@ -120,27 +120,6 @@ def spinner(label: str, *, as_json: bool) -> Iterator[None]:
 
 
 @contextmanager
-def transfer(
-    label: str, poll: Callable[[], int], total: int, *, shown: bool, every_s: float = 0.5
-) -> Iterator[None]:
-    """Bytes so far of `total`, with the speed, while the body runs (`poll` counts them)."""
-    if not shown:
-        yield
-        return
-    columns = (
-        TextColumn(label),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=stderr(), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        with _every(every_s, lambda: bar.update(task, completed=min(poll(), total))):
-            yield
-
-
-@contextmanager
 def download_bar(label: str, total: int, *, shown: bool) -> Iterator[Callable[[Any], None]]:
     """A bar fed by a download's own progress hook (resources/llm/weights.py: Transfer, with
     `bytes` so far): yields the hook; a no-op hook when nothing is shown."""
