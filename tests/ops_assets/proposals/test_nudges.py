@@ -111,12 +111,8 @@ def test_an_answered_proposal_gets_no_nudge(bench) -> None:
     assert deal_of(bench.store, sent.lead["id"])["stage"] == "proposal_sent"
 
 
-def test_an_answer_to_a_nudge_answers_the_proposal(bench) -> None:
-    """Seeded as triage would route it to the workflow (`triaged`, route `proposals`); the
-    nudge went out on the reply path (a delivery of purpose `reply`)."""
-    from ops_assets.defs.proposals.replies.assets import proposal_answer
-
-    sent = send_proposal(bench.store, sent_at=FRIDAY)
+def _nudge_sent(bench) -> str:
+    """The proposal's first nudge made and confirmed sent on the reply path: its delivery id."""
     nudge(bench, at(5))
     (made,) = nudges(bench)
     reply_id = "dlv_" + "0" * 20
@@ -131,6 +127,16 @@ def test_an_answer_to_a_nudge_answers_the_proposal(bench) -> None:
         }
     )
     bench.store.delivery_mark(reply_id, "confirmed")
+    return reply_id
+
+
+def test_an_answer_to_a_nudge_answers_the_proposal(bench) -> None:
+    """Seeded as triage would route it to the workflow (`triaged`, route `proposals`); the
+    nudge went out on the reply path (a delivery of purpose `reply`)."""
+    from ops_assets.defs.proposals.replies.assets import proposal_answer
+
+    sent = send_proposal(bench.store, sent_at=FRIDAY)
+    reply_id = _nudge_sent(bench)
     answer = client_answer(bench.store, sent, "Sorry for the silence: yes, we accept!", "late")
     on_nudge = f"<{reply_id}@northwind.example>"  # only the nudge's id: nothing else to follow
     bench.store.update_fields(answer["id"], in_reply_to=on_nudge, references=[on_nudge])
@@ -155,20 +161,7 @@ def test_an_answer_to_a_nudge_is_routed_to_the_proposals_workflow(bench, tmp_pat
     from ops_assets.defs.proposals.leads import answers_a_proposal
 
     send_proposal(bench.store, sent_at=FRIDAY)
-    nudge(bench, at(5))
-    (made,) = nudges(bench)
-    reply_id = "dlv_" + "1" * 20
-    bench.store.delivery_intent(
-        {
-            "id": reply_id,
-            "item_id": made["id"],
-            "destination": "meg@greenleafyoga.example",
-            "purpose": "reply",
-            "connector": "smtp",
-            "content_hash": "x",
-        }
-    )
-    bench.store.delivery_mark(reply_id, "confirmed")
+    reply_id = _nudge_sent(bench)
     mail = tmp_path / "mail" / "late.eml"
     mail.parent.mkdir()
     mail.write_text(
