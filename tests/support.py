@@ -187,6 +187,18 @@ def write_config(path: Path, **connectors: object) -> Path:
     return path
 
 
+def memory_config(path: Path, **memory: object) -> Path:
+    """The sample config with its `memory` section updated."""
+    import yaml
+
+    from resources.settings.config import SAMPLE_CONFIG
+
+    config = yaml.safe_load(SAMPLE_CONFIG.read_text())
+    config.setdefault("memory", {}).update(memory)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def permissive_policy(path: Path) -> Path:
     """A policy that lets every reviewed reply go out on its own (delivery tests)."""
     path.write_text(

@@ -228,6 +228,9 @@ class MemorySettings(_Strict):
     """Facts on one topic at least this similar (cosine) are the same fact."""
     max_duplicate_rate: float = Field(default=0.0, ge=0, le=1)
     """The archivist's check fails above this share of duplicate active facts."""
+    lock_wait_s: float = Field(default=60.0, ge=0, le=3600)
+    """A memory writer that finds another one writing waits this long for it, then leaves
+    its work to the next run."""
 
 
 class Deferral(_Strict):

@@ -15,6 +15,8 @@ from resources.store.states import RESTING
 # How long a lock holds without renewal: a holder that died where `is_stale` cannot see it
 # (another host) blocks the lock for at most this long. Holders that may run longer renew.
 LOCK_TTL_S = 3600.0
+# How often a writer waiting for a held lock asks again.
+LOCK_POLL_S = 0.5
 
 
 class Controls(StoreBase):
@@ -108,14 +110,19 @@ class Controls(StoreBase):
         is_stale: Callable[[str], bool],
         *,
         ttl_s: float = LOCK_TTL_S,
+        wait_s: float = 0.0,
     ) -> Iterator[bool]:
         """`acquire_lock` for a body that may outlast `ttl_s`: yields whether the lock was
-        taken, renews it from a heartbeat thread every third of the ttl while the body runs
-        (so a live holder is never taken for a dead one), and releases it at the end. A
-        holder that is really gone stops renewing, and the lock expires as before."""
-        if not self.acquire_lock(name, owner, is_stale, ttl_s=ttl_s):
-            yield False
-            return
+        taken (trying again for up to `wait_s` while another holds it), renews it from a
+        heartbeat thread every third of the ttl while the body runs (so a live holder is
+        never taken for a dead one), and releases it at the end. A holder that is really
+        gone stops renewing, and the lock expires as before."""
+        deadline = time.monotonic() + wait_s
+        while not self.acquire_lock(name, owner, is_stale, ttl_s=ttl_s):
+            if time.monotonic() >= deadline:
+                yield False
+                return
+            time.sleep(min(LOCK_POLL_S, max(0.0, deadline - time.monotonic())))
         done = threading.Event()
 
         def beat() -> None:

@@ -5,7 +5,7 @@ contradiction for the owner instead of overwriting, and keeps planted instructio
 import datetime as dt
 
 import dagster as dg
-from support import batch_assets, json_mail, outcome_assets, permissive_policy
+from support import batch_assets, json_mail, memory_config, outcome_assets, permissive_policy
 
 from ops_assets.defs.archivist.assets import CONTRADICTIONS_CHECK, DUPLICATES_CHECK, memory_facts
 from opsbench import memory_review
@@ -198,15 +198,38 @@ def test_company_facts_need_a_known_domain_and_flagged_mail_teaches_nothing(
     }
 
 
-def test_a_held_memory_lock_records_no_materialization_but_still_reports_the_checks(bench):
+def test_a_held_memory_lock_records_no_materialization_but_still_reports_the_checks(
+    bench, monkeypatch, tmp_path
+):
     import os
 
     from resources.memory import WRITE_LOCK
 
+    monkeypatch.setenv("OPSBENCH_CONFIG", str(memory_config(tmp_path / "c.yaml", lock_wait_s=0.5)))
     assert bench.store.acquire_lock(WRITE_LOCK, f"erase-{os.getpid()}-1", lambda _h: False)
-    result = _archivist(bench)  # an erase is running: nothing read, nothing written
+    result = _archivist(bench)  # an erase outlasts the wait: nothing read, nothing written
     assert result.success and not result.asset_materializations_for_node("memory_facts")
     assert set(_checks(result)) == {"memory_facts_suite", DUPLICATES_CHECK, CONTRADICTIONS_CHECK}
+
+
+def test_a_writer_that_finishes_within_the_wait_leaves_the_archivist_its_turn(bench, tmp_path):
+    """A run launched while another memory write (a second outcomes run, say) is under way
+    waits for it instead of leaving: it used to find the lock held and consolidate nothing,
+    so an archivist run the owner launched from the UI did no work."""
+    import os
+    import threading
+
+    from resources.memory import WRITE_LOCK
+
+    _mail(bench, tmp_path, "calls", "Please call me rather than email. I prefer phone calls.")
+    holder = f"erase-{os.getpid()}-2"  # a live holder (this process) until it lets go
+    assert bench.store.acquire_lock(WRITE_LOCK, holder, lambda _h: False)
+    threading.Timer(1.5, bench.store.release_lock, (WRITE_LOCK, holder)).start()
+    result = _archivist(bench)
+    assert result.asset_materializations_for_node("memory_facts")
+    assert bench.store.archived_row_ids() >= {
+        r["row_id"] for r in Memory(bench.home.memory).rows(EPISODIC)
+    }
 
 
 def test_a_run_validates_embeds_and_writes_its_facts_in_bounded_batches(

@@ -96,3 +96,36 @@ def test_an_embeddings_key_is_used_and_never_stored(bench, monkeypatch) -> None:
         server.server_close()
     assert seen == {f"Bearer {CANARIES['OPSBENCH_API_KEY']}"}
     assert_no_canary(bench.home.root)
+
+
+def test_a_writer_that_finishes_within_the_wait_leaves_the_next_its_turn(bench) -> None:
+    """Two outcomes runs overlap (the sensor launches a second while the first remembers):
+    the second waits for the memory lock instead of leaving its items unremembered."""
+    import os
+    import threading
+
+    from resources.memory import WRITE_LOCK
+
+    bench.materialize(batch_assets(), bench.intake())
+    assert bench.store.unremembered()
+    holder = f"erase-{os.getpid()}-2"  # a live holder (this process) until it lets go
+    assert bench.store.acquire_lock(WRITE_LOCK, holder, lambda _h: False)
+    threading.Timer(1.5, bench.store.release_lock, (WRITE_LOCK, holder)).start()
+    result = bench.materialize([episodic_memory])
+    assert result.asset_materializations_for_node("episodic_memory")
+    assert not bench.store.unremembered()
+
+
+def test_nothing_to_remember_takes_no_lock(bench, monkeypatch) -> None:
+    """A run with nothing new leaves the lock to the writers that have work (an archivist
+    launched just then found it held by an outcomes run that had nothing to write)."""
+    bench.materialize(batch_assets(), bench.intake())
+    bench.materialize([episodic_memory])
+    assert not bench.store.unremembered()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("took the memory lock with nothing to write")
+
+    monkeypatch.setattr(Store, "acquire_lock", refuse)
+    result = bench.materialize([episodic_memory])
+    assert result.success and not result.asset_materializations_for_node("episodic_memory")

@@ -80,16 +80,22 @@ def memory_facts(
 
     client = llm.client(st, run_id=run_id, asset="archivist")
     shared = frozenset(d.lower() for d in settings.policy().known_domains)
-    # One memory writer at a time (episodic_memory, the archivist, an erase). A run that
-    # finds it held reads nothing; its checks still report the facts as they stand.
-    if not st.acquire_lock(WRITE_LOCK, run_id, holder_is_gone(context)):
-        context.log.info("another run (or an erase) is writing memory; this one leaves it")
-        idle = SuiteOutcome(expectations.SUITE, 0)
-        skipped = {"skipped": "memory lock held"}
-        held = _result(mem, config, [], [], Consolidation(), idle, Counter(), client, skipped)
-        yield from held.check_results or []
-        return
-    try:
+    # One memory writer at a time (episodic_memory, the archivist, an erase), waited for a
+    # while (an outcomes run remembering its batch); renewed while a long backlog is read. A
+    # run still refused reads nothing; its checks still report the facts as they stand.
+    lock = st.holding_lock(
+        WRITE_LOCK, run_id, holder_is_gone(context), wait_s=config.memory.lock_wait_s
+    )
+    with lock as held:
+        if not held:
+            context.log.info("another run (or an erase) is writing memory; this one leaves it")
+            idle = SuiteOutcome(expectations.SUITE, 0)
+            skipped = {"skipped": "memory lock held"}
+            refused = _result(
+                mem, config, [], [], Consolidation(), idle, Counter(), client, skipped
+            )
+            yield from refused.check_results or []
+            return
         chunks = _chunks(mem, st, config.memory.archivist_max_rows)
         requests = [
             CallRequest(
@@ -114,8 +120,6 @@ def memory_facts(
             group = answered[start : start + GROUP_CALLS]
             _consolidate_group(st, mem, group, outcome, suite, failures, run_id, shared, config)
         maintenance = mem.maintain(keep_days=config.memory.keep_versions_days)
-    finally:
-        st.release_lock(WRITE_LOCK, run_id)
     yield _result(mem, config, results, chunks, outcome, suite, failures, client, maintenance)
 
 

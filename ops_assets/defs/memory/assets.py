@@ -14,7 +14,8 @@ from resources.store import RESTING
 from resources.store.resource import StoreResource
 
 
-# A run that finds the memory lock held did nothing: it records no materialization.
+# A run that finds nothing new, or the memory lock held, did nothing: it records no
+# materialization.
 @dg.asset(group_name="outcomes", kinds={"lancedb"}, deps=["delivery"], output_required=False)
 def episodic_memory(
     context: dg.AssetExecutionContext,
@@ -26,10 +27,17 @@ def episodic_memory(
     st, run_id = store.get(), context.run.run_id
     require_scope(st, "memory", "memory:write", settings.policy().scopes)
     mem = memory.get(st)
+    if not st.unremembered() and not mem.legacy(EPISODIC):
+        # Nothing new: the lock stays free for the writers that have work (an archivist
+        # launched just then would otherwise find it held and consolidate nothing).
+        context.log.info("nothing new to remember")
+        return
     # One memory writer at a time: an erase must never race a write of the rows it removes.
-    # Skipped rows stay unremembered: the outcomes sensor asks again in its next window.
+    # Another writer is waited for (runs overlap: the sensor launches the next while one
+    # remembers); rows skipped after the wait stay unremembered for the sensor's next window.
     # Renewed while the write runs: a long rebuild is never taken for a dead holder.
-    with st.holding_lock(WRITE_LOCK, run_id, holder_is_gone(context)) as held:
+    wait_s = settings.config().memory.lock_wait_s
+    with st.holding_lock(WRITE_LOCK, run_id, holder_is_gone(context), wait_s=wait_s) as held:
         if not held:
             context.log.info("another run (or an erase) is writing memory; this one leaves it")
             return
