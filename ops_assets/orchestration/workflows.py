@@ -42,6 +42,9 @@ class Workflow:
     models: Mapping[str, str] = field(default_factory=dict)
     """Per agent: the model profile it wants (`small` routes and checks, `large` writes);
     config `llm.models` maps an agent or a profile to a model."""
+    answer_tokens: Mapping[str, int] = field(default_factory=dict)
+    """Per agent: the tokens its longest valid answer needs (its contract bounds every string
+    and list), when that is more than `llm.max_tokens`: an answer cut off there is no JSON."""
     max_revisions: int = 2
 
 

@@ -10,6 +10,7 @@ from resources.llm.pricing import price_of, require_prices
 from resources.llm.replay import Recorder
 from resources.llm.scripted import ScriptedModel
 from resources.settings import SettingsResource
+from resources.settings.config import AgentModel
 from resources.settings.environment import environment
 from resources.store.store import Store
 
@@ -34,7 +35,7 @@ class LLMResource(dg.ConfigurableResource):
         """The workbench's endpoint and model, or the one config `llm.models` names for this
         agent (by its asset name), else for its model profile (a workflow's `small`/`large`)."""
         config = self.settings.config()
-        chosen = config.llm.models.get(asset or "") or config.llm.models.get(profile or "")
+        chosen = self._chosen(asset, profile)
         spec = (chosen.endpoint if chosen else None) or self.chosen_spec()
         return resolve(
             spec,
@@ -43,8 +44,26 @@ class LLMResource(dg.ConfigurableResource):
             scripted=self.scripted_model(),
         )
 
+    def _chosen(self, asset: str | None, profile: str | None) -> AgentModel | None:
+        models = self.settings.config().llm.models
+        return models.get(asset or "") or models.get(profile or "")
+
+    def max_tokens(self, asset: str, profile: str | None, needs: int | None) -> int:
+        """The config's word for this agent, else what the agent says its answer needs or
+        `llm.max_tokens`, whichever is more (a longer answer cut short is no answer)."""
+        chosen = self._chosen(asset, profile)
+        if chosen is not None and chosen.max_tokens:
+            return chosen.max_tokens
+        return max(needs or 0, self.settings.config().llm.max_tokens)
+
     def client(
-        self, store: Store, *, run_id: str | None, asset: str, profile: str | None = None
+        self,
+        store: Store,
+        *,
+        run_id: str | None,
+        asset: str,
+        profile: str | None = None,
+        answer_tokens: int | None = None,
     ) -> ModelClient:
         from resources.scopes import require_scope
 
@@ -64,7 +83,7 @@ class LLMResource(dg.ConfigurableResource):
             endpoint=endpoint,
             store=store,
             prices=price_of(endpoint.spec, endpoint.model, prices),
-            max_tokens=config.llm.max_tokens,
+            max_tokens=self.max_tokens(asset, profile, answer_tokens),
             temperature=config.llm.temperature,
             daily_budget_usd=budgets.daily_usd,
             workflow_budget_usd=budgets.per_workflow_usd.get(asset),

@@ -104,6 +104,9 @@ class AgentModel(_Strict):
     model: str | None = None
     """None = the endpoint's own default model."""
     endpoint: str | None = Field(default=None, pattern=r"^(local|scripted|replay:.+|https?://.+)$")
+    max_tokens: int | None = Field(default=None, gt=0, le=8192)
+    """The longest answer this agent may be paid for; None = what the agent needs (its
+    workflow's answer_tokens) or `llm.max_tokens`, whichever is more."""
 
 
 class LLM(_Strict):

@@ -20,11 +20,6 @@ pytestmark = pytest.mark.slow
 LEAD = "sales-quote-request.eml"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 18 §4): on the embedded model proposal_draft's answer fails its schema "
-    "(schema_invalid), so the lead goes to the owner; remove this mark when the draft passes",
-)
 def test_local_model_turns_the_sample_lead_into_a_proposal_for_the_owner(
     tmp_path, local_model, monkeypatch
 ) -> None:

@@ -52,7 +52,11 @@ def run_agent(
     if not work:
         return judged
     client = llm.client(
-        st, run_id=context.run.run_id, asset=agent, profile=PROPOSALS.models.get(agent)
+        st,
+        run_id=context.run.run_id,
+        asset=agent,
+        profile=PROPOSALS.models.get(agent),
+        answer_tokens=PROPOSALS.answer_tokens.get(agent),
     )
     judged.model = client.endpoint.model
     requests = [CallRequest(agent, i["id"], m, schema, prompt_version) for i, m in work]

@@ -38,4 +38,13 @@ PROPOSALS = Workflow(
         "proposal_draft": "large",
         "proposal_verdict": "small",
     },
+    # The longest answer each contract allows, at about three characters a token (JSON and
+    # short words); tests/ops_assets/proposals/test_answer_tokens.py keeps them in step.
+    answer_tokens={
+        "proposal_answer": 700,
+        "proposal_context": 600,
+        "proposal_plan": 1500,
+        "proposal_draft": 1600,
+        "proposal_verdict": 900,
+    },
 )

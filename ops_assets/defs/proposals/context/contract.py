@@ -1,6 +1,10 @@
 """What the context agent returns for one lead."""
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
+
+Need = Annotated[str, Field(min_length=1, max_length=160)]
 
 
 class LeadBrief(BaseModel):
@@ -10,7 +14,7 @@ class LeadBrief(BaseModel):
     """The person asking, as they sign; empty when unknown."""
     company: str = Field(default="", max_length=120)
     """Their organisation; empty when unknown."""
-    needs: list[str] = Field(default_factory=list, max_length=6)
+    needs: list[Need] = Field(default_factory=list, max_length=6)
     """What they want done, one short phrase each, in their terms."""
     budget_hint: str = Field(default="", max_length=120)
     """What they said about budget, quoted; never a price of ours."""

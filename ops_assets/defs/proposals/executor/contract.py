@@ -8,7 +8,7 @@ class ScopeSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     heading: str = Field(min_length=1, max_length=80)
-    text: str = Field(min_length=1, max_length=800)
+    text: str = Field(min_length=1, max_length=400)
     """What is delivered under this heading, in plain language; no prices or dates."""
 
 
@@ -28,12 +28,12 @@ class ProposalDraft(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=120)
-    summary: str = Field(min_length=1, max_length=800)
+    summary: str = Field(min_length=1, max_length=400)
     """Two or three sentences: what the client gets and why it fits what they asked."""
-    scope: list[ScopeSection] = Field(min_length=1, max_length=7)
-    lines: list[LineChoice] = Field(min_length=1, max_length=10)
+    scope: list[ScopeSection] = Field(min_length=1, max_length=5)
+    lines: list[LineChoice] = Field(min_length=1, max_length=8)
     start_in_days: int = Field(ge=0, le=365)
     """When work could start, in days from today (code keeps it at or after the earliest)."""
     duration_weeks: int = Field(ge=1, le=52)
-    cover_mail: str = Field(min_length=1, max_length=1200)
+    cover_mail: str = Field(min_length=1, max_length=800)
     """The short mail the PDF goes with: greeting by name, no signature, no prices."""

@@ -67,7 +67,11 @@ def draft(
     if not jobs:
         return {}, []
     client = llm.client(
-        st, run_id=context.run.run_id, asset=AGENT, profile=PROPOSALS.models.get(AGENT)
+        st,
+        run_id=context.run.run_id,
+        asset=AGENT,
+        profile=PROPOSALS.models.get(AGENT),
+        answer_tokens=PROPOSALS.answer_tokens.get(AGENT),
     )
     requests = [
         CallRequest(AGENT, j.item["id"], j.messages, ProposalDraft, j.prompt_version) for j in jobs

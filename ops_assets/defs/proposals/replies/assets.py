@@ -54,7 +54,8 @@ def proposal_answer(
         require_scope(st, AGENT, "connector:crm", settings.policy().scopes)
         # Reading an answer is routing work: the workflow's small model unless it names one.
         profile = PROPOSALS.models.get(AGENT, "small")
-        client = llm.client(st, run_id=run_id, asset=AGENT, profile=profile)
+        tokens = PROPOSALS.answer_tokens.get(AGENT)
+        client = llm.client(st, run_id=run_id, asset=AGENT, profile=profile, answer_tokens=tokens)
         requests = [
             CallRequest(
                 AGENT,

@@ -151,7 +151,11 @@ def _judge(
 ) -> tuple[list[tuple[dict[str, Any], list[dict[str, Any]]]], list[CallResult]]:
     """Each version with its failing rows (empty: it passed); all rows are saved."""
     client = llm.client(
-        st, run_id=context.run.run_id, asset=AGENT, profile=PROPOSALS.models.get(AGENT)
+        st,
+        run_id=context.run.run_id,
+        asset=AGENT,
+        profile=PROPOSALS.models.get(AGENT),
+        answer_tokens=PROPOSALS.answer_tokens.get(AGENT),
     )
     plans = {v["item_id"]: rows.plan(st, v["item_id"]) for v in versions}
     requests = [

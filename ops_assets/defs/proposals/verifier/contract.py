@@ -10,11 +10,11 @@ class CriterionVerdict(BaseModel):
     """The plan step judged (its number)."""
     met: bool
     """Does the proposal meet this step's success criterion?"""
-    evidence: str = Field(default="", max_length=300)
+    evidence: str = Field(default="", max_length=240)
     """A short quote from the proposal that shows it, or what is missing."""
 
 
 class CriterionVerdicts(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    verdicts: list[CriterionVerdict] = Field(default_factory=list, max_length=12)
+    verdicts: list[CriterionVerdict] = Field(default_factory=list, max_length=8)
