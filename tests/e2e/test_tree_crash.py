@@ -59,7 +59,11 @@ def _until(condition, timeout_s: float, what: str, log: Path) -> None:  # type: 
 def test_a_sigkill_of_the_whole_tree_is_recovered_by_a_restart(tmp_path) -> None:
     home, port, log = tmp_path / "crashing-home", free_port(), tmp_path / "run.log"
     with SmtpSink(delay_s=600) as sink, StubServer(latency_s=2.0) as stub:
-        config = priced_config(tmp_path / "config.yaml", smtp={"enabled": True, "port": sink.port})
+        # The client waits as long as the server stalls: with the default 30 s, a loaded
+        # machine's wait for the second batch outlasted it, and the first send timed out
+        # (in doubt) before the kill, then the second one too.
+        smtp = {"enabled": True, "port": sink.port, "timeout_s": 900}
+        config = priced_config(tmp_path / "config.yaml", smtp=smtp)
         env = {
             **os.environ,
             "OPSBENCH_HOME": str(home),
