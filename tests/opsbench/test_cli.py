@@ -77,6 +77,13 @@ def test_demo_json_accounts_for_every_sample_and_items_agree(tmp_path) -> None:
     story = json.loads(shown.stdout)
     assert story["item"]["id"] == records[0]["id"] and story["audit"]
 
+    delivered = next(r for r in records if r["state"] == "delivered")
+    text = opsbench("show", delivered["id"], "--home", str(home)).stdout
+    assert not text.lstrip().startswith("{")  # read by a person, not a JSON dump
+    assert f"{delivered['id']}  delivered" in text and f"subject  {delivered['subject']}" in text
+    assert "triage" in text and f"category: {delivered['category']}" in text
+    assert f"{delivered['deliveries'][0]}  reply to" in text and "audit:" in text
+
 
 def test_config_error_exits_2_with_a_clear_message(tmp_path) -> None:
     bad = tmp_path / "bad.yaml"

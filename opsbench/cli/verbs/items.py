@@ -81,7 +81,12 @@ def show(item: Item, home: Home = None, config: Config = None, json: Json = Fals
     proposal = proposals.story(store, found["id"])
     if proposal is not None:  # the plan, the verifier's rows, each version and its diff
         story["proposal"] = proposal
-    out(story, json)
+    if json:
+        out(story, True)
+        return EXIT_OK
+    from opsbench.cli.story_text import render
+
+    out(render(story), False)
     return EXIT_OK
 
 

@@ -123,6 +123,13 @@ def test_show_and_proposals_list_a_revision_with_its_diff(bench, capsys) -> None
     assert version["checks"] == []  # the verifier has not judged it yet
     assert "outputs" in shown and "audit" in shown  # the old keys stay
 
+    assert main(["show", answer["id"], "--home", str(bench.home.root)]) == 0
+    text = capsys.readouterr().out  # the same story, for a person
+    assert "proposal plan:" in text and "[price_basis]" in text and "criterion:" in text
+    assert f"version 1  {version['status']}" in text and f"revises {sent.lead['id']} v1" in text
+    assert "WEB-PAGE     4 x 450.00 = 1800.00" in text
+    assert "+WEB-PAGE  4 page x 450.00 = 1800.00" in text  # the diff
+
     listed = {r["item_id"]: r for r in cli(capsys, bench, "proposals")}
     assert listed[answer["id"]]["stage"] == "revision_requested"  # the lead's deal, followed
     assert listed[answer["id"]]["value"] == 1800.0
