@@ -20,6 +20,7 @@ from ops_assets.governance.facts import facts_for
 from ops_assets.governance.gate import SEND_REPLY
 from ops_assets.governance.policy import decide
 from ops_assets.governance.secrets import find_secrets
+from ops_assets.orchestration.workflows import REPLIES, belongs_to
 from ops_assets.quality.failures import HUMAN_CORRECTION
 from resources.llm.hashing import canonical_json, text_hash
 from resources.settings.config import Config
@@ -29,6 +30,7 @@ from resources.store import Store
 OWNER = "owner"  # the provenance of the owner's own words: model and prompt version
 OWNER_REPLY = "owner_reply"
 REPLYABLE = ("awaiting_human", "awaiting_approval")
+OWNER_ROUTE = "human"  # the routing table's word for "the owner handles it"
 # Held sends are settled by "it arrived" / "send again" (the same delivery, the same key): a
 # second reply beside one that may have arrived would be a second message.
 NOT_REPLYABLE = (*DELIVERY_HOLDS, "contact_erased")
@@ -111,6 +113,11 @@ def _write_reply(
         "policy": decision.policy_version,
         "rule": decision.rule,
     }
+    # A reply is the replies' to send: an item of a workflow with its own delivery (a lead)
+    # leaves it for the owner's route, its waiting proposal withdrawn first.
+    leaves = {} if belongs_to(item, REPLIES) else {"route": OWNER_ROUTE}
+    if leaves:
+        detail["withdrawn_proposal"] = _withdraw_proposal(store, item, actor)
     if not store.transition(
         item_id,
         "approved",
@@ -119,10 +126,23 @@ def _write_reply(
         reason=None,
         expect=REPLYABLE,
         detail=detail,
+        **leaves,
     ):
         raise ControlError(f"{item_id} changed meanwhile; nothing was sent")
     store.record_approval(item_id, "approved", actor=actor, policy=OWNER, note=OWNER_REPLY)
     return {"item": item_id, "state": "approved", "to": to, "body_sha256": sha}
+
+
+def _withdraw_proposal(store: Store, item: dict[str, Any], actor: str) -> int | None:
+    from ops_assets.defs.proposals.approval import owner
+    from ops_assets.defs.proposals.workflow import PROPOSALS
+
+    if item["route"] != PROPOSALS.name:
+        return None
+    try:
+        return owner.withdraw_for_owner_reply(store, item["id"], actor=actor)
+    except owner.ProposalControlError as exc:
+        raise ControlError(f"{exc}; nothing was sent") from exc
 
 
 def _holder_is_gone(holder: str) -> bool:

@@ -94,3 +94,24 @@ def reject_proposal(
         expect=("awaiting_approval",),
     )
     return _answer({**version, "status": "rejected"})
+
+
+def withdraw_for_owner_reply(st: Store, item_id: str, *, actor: str = "operator") -> int | None:
+    """The owner answers the lead in their own words instead: a version waiting for approval
+    is rejected (`owner_replied`) so it can never be approved and sent beside the reply.
+    Returns the version withdrawn, None when none waited."""
+    version = rows.latest(st, item_id)
+    if version is None or version["status"] != "awaiting_approval":
+        return None
+    if not rows.set_status(
+        st,
+        item_id,
+        version["version"],
+        "rejected",
+        actor=actor,
+        expect=("awaiting_approval",),
+        reason_code="owner_replied",
+        feedback="the owner answered with their own reply",
+    ):
+        raise ProposalControlError(f"{item_id} proposal v{version['version']} moved meanwhile")
+    return int(version["version"])
