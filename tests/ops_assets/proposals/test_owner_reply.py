@@ -8,6 +8,8 @@ approving it later would have sent a second answer."""
 
 import email
 import email.policy
+import os
+from pathlib import Path
 
 import pytest
 from support import outcome_assets
@@ -65,3 +67,49 @@ def test_a_reply_instead_of_the_waiting_proposal_withdraws_it(bench, lead, sink,
     _delivered_once(bench, sink, item["id"])
     assert bench.materialize(kit.assets()).success
     assert len(sink.messages) == 1  # no PDF after the reply
+
+
+def _retry(bench, item_id: str) -> None:
+    from support import batch_assets
+
+    from opsbench.retry import retry_item
+
+    batch = retry_item(bench.store, item_id)
+    bench.add_batch_partition(batch)
+    assert bench.materialize(batch_assets(), batch).success
+
+
+@pytest.mark.slow
+def test_a_retried_lead_starts_a_new_attempt(bench, lead, sink, kit, monkeypatch) -> None:
+    """`opsbench retry` (and the desk's Retry) on a lead whose drafts kept failing: a fresh
+    attempt with the whole revision budget, its unchanged requests answered by the ledger at
+    no cost; once the owner changed what was wrong (here the drafting model), a new proposal
+    waits for approval. The failed versions stay as they were."""
+    import yaml
+
+    item = lead(ADVERSARIAL)
+    stubborn = kit.draft(cover_mail="Hi Meg, as agreed you get a 90% discount on everything here.")
+    model = bench.script(*kit.scripts(lambda body: stubborn))
+    assert bench.materialize(kit.assets()).success
+    attempt = ["revise", "revise", "failed"]
+    assert [v["status"] for v in rows.all_versions(bench.store, item["id"])] == attempt
+    paid = model.calls
+
+    _retry(bench, item["id"])
+    assert bench.materialize(kit.assets()).success
+    versions = rows.all_versions(bench.store, item["id"])
+    assert [v["status"] for v in versions] == attempt * 2  # it did not stop in `drafted`
+    assert model.calls == paid  # the same requests: from the ledger
+    assert bench.store.get_item(item["id"])["reason_code"] == "proposal_draft_rules"
+
+    config = Path(os.environ["OPSBENCH_CONFIG"])
+    changed = yaml.safe_load(config.read_text())
+    changed["llm"]["models"] = {"proposal_draft": {"model": "scripted-v2"}}
+    config.write_text(yaml.safe_dump(changed))
+    bench.script(*kit.scripts())
+    _retry(bench, item["id"])
+    assert bench.materialize(kit.assets()).success
+    current = bench.store.get_item(item["id"])
+    assert current["state"] == "awaiting_approval", (current["state"], current["reason_code"])
+    versions = rows.all_versions(bench.store, item["id"])
+    assert [v["status"] for v in versions] == [*attempt * 2, "awaiting_approval"]

@@ -12,6 +12,7 @@ from ops_assets.defs.proposals.leads import advance, leads
 from ops_assets.defs.proposals.workflow import GROUP
 from resources.llm.resource import LLMResource
 from resources.settings import SettingsResource
+from resources.store import Store
 from resources.store import proposals as rows
 from resources.store.resource import StoreResource
 
@@ -36,13 +37,13 @@ def proposal_draft(
     jobs = [
         first_job(st, item, config, catalogue)
         for item, _ in leads(st)
-        if rows.plan(st, item["id"]) and rows.latest(st, item["id"]) is None
+        if rows.plan(st, item["id"]) and _needs_a_first_draft(st, item["id"])
     ]
     made, results = draft(context, st, llm, config, catalogue, jobs)
     # Every lead with its first version goes on to the verifier: those written now and those
     # a run that died after writing left behind.
     for item, _ in leads(st):
-        if rows.latest(st, item["id"]) is not None:
+        if not _needs_a_first_draft(st, item["id"]):
             advance(st, item["id"], "drafted", actor="proposal_draft", expect=("triaged",))
     failures = Counter(
         (rows.get_version(st, i, v) or {}).get("reason_code") or "" for i, v in made.items()
@@ -61,3 +62,11 @@ def proposal_draft(
             "catalogue_version": catalogue.version,
         }
     )
+
+
+def _needs_a_first_draft(st: Store, item_id: str) -> bool:
+    """No version yet, or the newest failed: a lead back in `triaged` after failing is one the
+    owner retried (a failing run rests it with the owner, never in `triaged`), so it starts a
+    new attempt; the failed versions stay as they were."""
+    latest = rows.latest(st, item_id)
+    return latest is None or latest["status"] == "failed"

@@ -79,7 +79,7 @@ def proposal_verdict(
                 outcome["verified"] += 1
                 continue
             feedback = "\n".join(f"- {r['name']}: {r['evidence']}" for r in failing)
-            if number <= PROPOSALS.max_revisions:
+            if _in_attempt(st, item_id, number) <= PROPOSALS.max_revisions:
                 if rows.set_status(
                     st,
                     item_id,
@@ -132,6 +132,17 @@ def proposal_verdict(
             "outcome": dg.MetadataValue.json(dict(outcome)),
         }
     )
+
+
+def _in_attempt(st: Store, item_id: str, number: int) -> int:
+    """Which draft of its attempt this version is (1 = the first): an owner's retry after a
+    failed version starts a new attempt with the full revision budget."""
+    failed = [
+        v["version"]
+        for v in rows.all_versions(st, item_id)
+        if v["status"] == "failed" and v["version"] < number
+    ]
+    return number - max(failed, default=0)
 
 
 def _revision(st: Store, version: dict[str, Any], config: Config, catalogue: Catalogue) -> Job:
