@@ -128,6 +128,38 @@ def test_timeout_exits_3(tmp_path) -> None:
     assert json.loads(done.stdout)["items"] == len(list(SAMPLES.iterdir()))
 
 
+def test_a_model_that_is_down_rests_the_demo_with_its_work_deferred(tmp_path) -> None:
+    """Nothing answers on the model's port: every mail that needs the model rests as
+    `deferred` / `model_unavailable` (the proposals lead too) and the demo ends, rather than
+    start runs against the dead endpoint until its timeout (it did, for the lead)."""
+    from support import priced_config
+
+    from resources.llm.local_server import free_port
+
+    config = priced_config(tmp_path / "config.yaml", model="down")
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    where = ["--inbox", str(SAMPLES), "--home", str(tmp_path / "h"), "--config", str(config)]
+    done = subprocess.run(
+        [*OPSBENCH, "demo", *where, "--llm", dead, "--json", "--timeout", "280"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "OPSBENCH_MODEL": "down"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout)
+    in_flight = ("received", "triaged", "drafted", "reviewed", "approved", "sending")
+    assert all(summary["states"][s] == 0 for s in in_flight), summary["states"]
+    assert summary["deferred"]["model_unavailable"]["count"] == summary["states"]["deferred"] > 0
+    routed = {i["id"]: i for i in _items(tmp_path / "h")}
+    assert any(i["category"] == "sales" and i["state"] == "deferred" for i in routed.values())
+
+
+def _items(home) -> list[dict]:
+    return json.loads(opsbench("items", "--home", str(home), "--json").stdout)
+
+
 def test_unknown_llm_is_a_config_error(tmp_path) -> None:
     done = opsbench(
         "demo", "--inbox", str(SAMPLES), "--home", str(tmp_path / "h"), "--llm", "nonsense"

@@ -10,7 +10,7 @@ import dagster as dg
 from pydantic import BaseModel
 
 from ops_assets.agents.agent_run import batch_metadata, keep_answer
-from ops_assets.defs.proposals.leads import retry_later, to_owner
+from ops_assets.defs.proposals.leads import defer, retry_later, to_owner
 from ops_assets.defs.proposals.workflow import PROPOSALS
 from ops_assets.quality.suites import Rule, SuiteOutcome, validate
 from resources.llm.client import CallRequest, CallResult
@@ -61,6 +61,9 @@ def run_agent(
     judged.model = client.endpoint.model
     requests = [CallRequest(agent, i["id"], m, schema, prompt_version) for i, m in work]
     judged.results = client.run(requests)
+    for result in judged.results:
+        if retry_later(result):
+            defer(st, result, actor=agent)
     answered = [
         (item, request, result)
         for (item, _), request, result in zip(work, requests, judged.results, strict=True)

@@ -66,8 +66,19 @@ def to_owner(st: Store, item_id: str, *, actor: str, code: str, reason: str) -> 
 
 
 def retry_later(result: CallResult) -> bool:
-    """No answer that a later run may get (model down, budget, kill switch): the lead stays."""
+    """No answer that a later run may get (model down, budget, kill switch)."""
     return result.error_code in RETRYABLE
+
+
+def defer(st: Store, result: CallResult, *, actor: str) -> None:
+    """Rest the item of a call a later run may answer as `deferred` with the reason, as the
+    replies do: the deferred sensor tries it again after a backoff once the model's health
+    probe answers (or the budget's day ends), and triage routes it back here, where each
+    step finds what was done before. Left in flight instead, it started a run on every tick
+    against a model that was down, and `opsbench demo` never came to rest."""
+    from ops_assets.agents.agent_run import rest_after_failure
+
+    rest_after_failure(st, result.item_id, result, actor=actor, expect=IN_FLIGHT)
 
 
 def is_lead(st: Store, item_id: str, *states: str) -> bool:

@@ -17,7 +17,7 @@ from ops_assets.defs.proposals.executor import expectations, prompt
 from ops_assets.defs.proposals.executor.contract import ProposalDraft
 from ops_assets.defs.proposals.executor.pricing import price
 from ops_assets.defs.proposals.executor.render import markdown
-from ops_assets.defs.proposals.leads import retry_later, to_owner
+from ops_assets.defs.proposals.leads import defer, retry_later, to_owner
 from ops_assets.defs.proposals.workflow import PROPOSALS
 from ops_assets.defs.reply_draft.compose import reply_recipient, reply_subject, strip_sign_off
 from ops_assets.quality.suites import validate
@@ -82,6 +82,7 @@ def draft(
     checked = []
     for job, request, result in zip(jobs, requests, results, strict=True):
         if retry_later(result):
+            defer(st, result, actor=AGENT)
             continue
         answer = result.output
         if not isinstance(answer, ProposalDraft):

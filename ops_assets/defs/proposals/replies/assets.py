@@ -10,6 +10,7 @@ import dagster as dg
 from ops_assets.agents.agent_run import RETRYABLE, batch_metadata, holder_is_gone, keep_answer
 from ops_assets.defs.proposals.calls import BATCH
 from ops_assets.defs.proposals.catalogue import catalogue_path, load_catalogue
+from ops_assets.defs.proposals.leads import defer
 from ops_assets.defs.proposals.replies import expectations, prompt
 from ops_assets.defs.proposals.replies.answers import answers, not_an_answer
 from ops_assets.defs.proposals.replies.contract import ClientAnswer
@@ -67,6 +68,9 @@ def proposal_answer(
             for a in work
         ]
         results = client.run(requests)
+        for result in results:
+            if result.error_code in RETRYABLE:
+                defer(st, result, actor=AGENT)
         answered = [
             (a, q, r)
             for a, q, r in zip(work, requests, results, strict=True)

@@ -13,7 +13,14 @@ from ops_assets.defs.proposals.calls import BATCH
 from ops_assets.defs.proposals.catalogue import Catalogue, catalogue_path, load_catalogue
 from ops_assets.defs.proposals.executor import prompt as executor_prompt
 from ops_assets.defs.proposals.executor.work import Job, draft, first_job, revise_job
-from ops_assets.defs.proposals.leads import advance, in_state, is_lead, retry_later, to_owner
+from ops_assets.defs.proposals.leads import (
+    advance,
+    defer,
+    in_state,
+    is_lead,
+    retry_later,
+    to_owner,
+)
 from ops_assets.defs.proposals.verifier import expectations, prompt
 from ops_assets.defs.proposals.verifier.checks import code_rows, criterion_rows
 from ops_assets.defs.proposals.verifier.contract import CriterionVerdicts
@@ -180,6 +187,9 @@ def _judge(
         for v in versions
     ]
     results = client.run(requests)
+    for result in results:
+        if retry_later(result):
+            defer(st, result, actor=AGENT)
     answered = [
         (v, q, r) for v, q, r in zip(versions, requests, results, strict=True) if not retry_later(r)
     ]
