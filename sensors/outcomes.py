@@ -10,6 +10,7 @@ import time
 import dagster as dg
 
 from ops_assets.defs.jobs import OUTCOMES_JOB
+from ops_assets.orchestration.workflows import REPLIES, belongs_to
 from resources.store import Store
 from resources.store.resource import StoreResource
 
@@ -41,7 +42,10 @@ def outcomes_sensor(
     st = store.get()
     if st.kill_switch_on():
         return dg.SkipReason("kill switch is on: no delivery until `opsbench resume`")
-    waiting = [i for i in st.ready_to_send() if not _backing_off(st, i["id"])]
+    # A workflow with its own delivery (a proposal with its PDF) is its own job's to send.
+    waiting = [
+        i for i in st.ready_to_send() if belongs_to(i, REPLIES) and not _backing_off(st, i["id"])
+    ]
     waiting += st.unremembered()
     if not waiting:
         return dg.SkipReason("nothing ready to send or remember")

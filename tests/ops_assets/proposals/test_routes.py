@@ -34,6 +34,22 @@ def test_the_reply_delivery_leaves_an_approved_proposal_alone(bench) -> None:
     assert bench.store.deliveries_for(proposal["id"]) == []
 
 
+def test_an_approved_proposal_starts_no_reply_delivery_run(bench) -> None:
+    """The hole: the outcomes sensor counted every approved item as ready to send, so while a
+    proposal waited for its own delivery (an SMTP server down) it launched a run of the reply
+    drain, which leaves proposals alone, every ten minutes."""
+    from sensors.outcomes import outcomes_sensor
+
+    _, (proposal, *rest) = _batch(bench)
+    _to_proposals(bench, proposal, "drafted", "reviewed", "approved")
+    for item in rest:
+        bench.store.transition(item["id"], "no_action", actor="test")
+        bench.store.update_fields(item["id"], remembered_state="no_action")
+    with dg.build_sensor_context(instance=bench.instance, resources=bench.resources) as context:
+        result = outcomes_sensor(context)
+    assert isinstance(result, dg.SkipReason), result
+
+
 def _failed_run(bench, key: str, attempt: int) -> None:
     run = dg.DagsterRun(
         job_name="process_batch",
