@@ -3,8 +3,8 @@ then the model, then the owner.
 
 - **rules** (`rules.no_action_rule`, `spam_rules.py`): auto-replies, bounces, lists, own
   mail, rule spam (impersonated brands or the owner's own domain, credential phishing, scams,
-  bought reach). A mail a rule stops is "other" unless it is rule spam or the classifier is
-  sure it is spam.
+  bought reach). A mail a rule stops is "other" unless it is rule spam or spam is the
+  classifier's likeliest reading (it gets no answer either way).
 - **classifier** (`classifier.py`): decides alone when its calibrated confidence reaches
   CONFIDENT and code reads nothing risky in the mail (or only money in mail it is sure is
   spam: spam gets no reply that could commit money).
@@ -99,8 +99,9 @@ def decide(
         code, reason = rule
         category = RULE_CATEGORY.get(code, "other")
         # A rule says no answer is due; what the mail is may still be spam (phishing sent
-        # from a no-reply address reads as a bounce to the rules).
-        if classified is not None and classified[0] == "spam" and classified[1] >= CONFIDENT:
+        # from a no-reply address reads as a bounce to the rules). No answer either way, so
+        # the classifier's likeliest reading is enough to call it spam; no confidence bar.
+        if classified is not None and classified[0] == "spam":
             category, reason = "spam", f"{reason}; classifier reads spam ({classified[1]:.2f})"
         return Decision("rules", category, 1.0, reason, rule=code, classified=classified)
     risky = risky_reading(item)

@@ -180,7 +180,10 @@ def test_a_rule_stops_phishing_from_a_no_reply_address_and_the_classifier_names_
     sure, unsure = ("spam", 0.9), ("spam", cascade.CONFIDENT - 0.1)
     decision = cascade.decide(phishing, owner_addresses=OWNER, classified=sure)
     assert (decision.stage, decision.rule, decision.category) == ("rules", "bounce", "spam")
+    # It gets no answer either way: spam as the likeliest reading is enough.
     decision = cascade.decide(phishing, owner_addresses=OWNER, classified=unsure)
+    assert (decision.stage, decision.category) == ("rules", "spam")
+    decision = cascade.decide(phishing, owner_addresses=OWNER, classified=("support", 0.4))
     assert decision.category == "other"
 
 
