@@ -10,10 +10,10 @@ import dagster as dg
 from pydantic import BaseModel
 
 from ops_assets.agents.agent_run import batch_metadata, keep_answer
-from ops_assets.defs.proposals.leads import defer, retry_later, to_owner
+from ops_assets.defs.proposals.leads import defer_unanswered, retry_later, to_owner
 from ops_assets.defs.proposals.workflow import PROPOSALS
 from ops_assets.quality.suites import Rule, SuiteOutcome, validate
-from resources.llm.client import CallRequest, CallResult
+from resources.llm.client import CallRequest, CallResult, ModelClient
 from resources.llm.resource import LLMResource
 from resources.store import Store
 
@@ -30,6 +30,20 @@ class Judged:
     results: list[CallResult] = field(default_factory=list)
     suite: SuiteOutcome | None = None
     model: str = ""
+
+
+def agent_client(
+    llm: LLMResource, st: Store, run_id: str | None, agent: str, profile: str | None = None
+) -> ModelClient:
+    """The model client for one of the workflow's agents: its model profile (or `profile`
+    when it names none) and the tokens its longest valid answer needs."""
+    return llm.client(
+        st,
+        run_id=run_id,
+        asset=agent,
+        profile=PROPOSALS.models.get(agent, profile),
+        answer_tokens=PROPOSALS.answer_tokens.get(agent),
+    )
 
 
 def run_agent(
@@ -51,19 +65,11 @@ def run_agent(
     judged = Judged()
     if not work:
         return judged
-    client = llm.client(
-        st,
-        run_id=context.run.run_id,
-        asset=agent,
-        profile=PROPOSALS.models.get(agent),
-        answer_tokens=PROPOSALS.answer_tokens.get(agent),
-    )
+    client = agent_client(llm, st, context.run.run_id, agent)
     judged.model = client.endpoint.model
     requests = [CallRequest(agent, i["id"], m, schema, prompt_version) for i, m in work]
     judged.results = client.run(requests)
-    for result in judged.results:
-        if retry_later(result):
-            defer(st, result, actor=agent)
+    defer_unanswered(st, judged.results, actor=agent)
     answered = [
         (item, request, result)
         for (item, _), request, result in zip(work, requests, judged.results, strict=True)

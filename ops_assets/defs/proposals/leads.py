@@ -6,6 +6,7 @@ An item is the workflow's while its `route` is `proposals` and its state is in f
 `send_proposal` gate) -> `approved` (delivery) -> `sending` -> `delivered`. A failure rests it
 as `awaiting_human` with the reason code; the owner's verbs take `awaiting_approval`."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from ops_assets.agents.agent_run import RETRYABLE, valid_output
@@ -70,15 +71,17 @@ def retry_later(result: CallResult) -> bool:
     return result.error_code in RETRYABLE
 
 
-def defer(st: Store, result: CallResult, *, actor: str) -> None:
-    """Rest the item of a call a later run may answer as `deferred` with the reason, as the
+def defer_unanswered(st: Store, results: Iterable[CallResult], *, actor: str) -> None:
+    """Rest the item of each call a later run may answer as `deferred` with the reason, as the
     replies do: the deferred sensor tries it again after a backoff once the model's health
     probe answers (or the budget's day ends), and triage routes it back here, where each
     step finds what was done before. Left in flight instead, it started a run on every tick
     against a model that was down, and `opsbench demo` never came to rest."""
     from ops_assets.agents.agent_run import rest_after_failure
 
-    rest_after_failure(st, result.item_id, result, actor=actor, expect=IN_FLIGHT)
+    for result in results:
+        if retry_later(result):
+            rest_after_failure(st, result.item_id, result, actor=actor, expect=IN_FLIGHT)
 
 
 def is_lead(st: Store, item_id: str, *states: str) -> bool:

@@ -73,17 +73,7 @@ def reject_proposal(
     if version["status"] == "rejected":
         return _answer(version, again=True)
     version = waiting(st, item_id)
-    if not rows.set_status(
-        st,
-        item_id,
-        version["version"],
-        "rejected",
-        actor=actor,
-        expect=("awaiting_approval",),
-        reason_code="rejected_by_operator",
-        feedback=reason[:300],
-    ):
-        raise ProposalControlError(f"{item_id} moved meanwhile")
+    _reject_waiting(st, version, actor=actor, code="rejected_by_operator", why=reason[:300])
     st.record_approval(item_id, "rejected", actor=actor, policy="operator", note=reason[:300])
     st.transition(
         item_id,
@@ -103,15 +93,22 @@ def withdraw_for_owner_reply(st: Store, item_id: str, *, actor: str = "operator"
     version = rows.latest(st, item_id)
     if version is None or version["status"] != "awaiting_approval":
         return None
+    why = "the owner answered with their own reply"
+    _reject_waiting(st, version, actor=actor, code="owner_replied", why=why)
+    return int(version["version"])
+
+
+def _reject_waiting(st: Store, version: dict[str, Any], *, actor: str, code: str, why: str) -> None:
+    """The version waiting for approval becomes `rejected` (compare-and-set, audited)."""
+    item_id, number = version["item_id"], version["version"]
     if not rows.set_status(
         st,
         item_id,
-        version["version"],
+        number,
         "rejected",
         actor=actor,
         expect=("awaiting_approval",),
-        reason_code="owner_replied",
-        feedback="the owner answered with their own reply",
+        reason_code=code,
+        feedback=why,
     ):
-        raise ProposalControlError(f"{item_id} proposal v{version['version']} moved meanwhile")
-    return int(version["version"])
+        raise ProposalControlError(f"{item_id} proposal v{number} moved meanwhile")

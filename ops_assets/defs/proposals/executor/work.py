@@ -11,14 +11,13 @@ from typing import Any
 import dagster as dg
 
 from ops_assets.agents.agent_run import keep_answer, valid_output
-from ops_assets.defs.proposals.calls import BATCH
+from ops_assets.defs.proposals.calls import BATCH, agent_client
 from ops_assets.defs.proposals.catalogue import Catalogue
 from ops_assets.defs.proposals.executor import expectations, prompt
 from ops_assets.defs.proposals.executor.contract import ProposalDraft
 from ops_assets.defs.proposals.executor.pricing import price
 from ops_assets.defs.proposals.executor.render import markdown
-from ops_assets.defs.proposals.leads import defer, retry_later, to_owner
-from ops_assets.defs.proposals.workflow import PROPOSALS
+from ops_assets.defs.proposals.leads import defer_unanswered, retry_later, to_owner
 from ops_assets.defs.reply_draft.compose import reply_recipient, reply_subject, strip_sign_off
 from ops_assets.quality.suites import validate
 from resources.llm.client import CallRequest, CallResult
@@ -66,23 +65,17 @@ def draft(
     """Item id -> the new version's number, for each job the model answered usably."""
     if not jobs:
         return {}, []
-    client = llm.client(
-        st,
-        run_id=context.run.run_id,
-        asset=AGENT,
-        profile=PROPOSALS.models.get(AGENT),
-        answer_tokens=PROPOSALS.answer_tokens.get(AGENT),
-    )
+    client = agent_client(llm, st, context.run.run_id, AGENT)
     requests = [
         CallRequest(AGENT, j.item["id"], j.messages, ProposalDraft, j.prompt_version) for j in jobs
     ]
     results = client.run(requests)
+    defer_unanswered(st, results, actor=AGENT)
     today = dt.datetime.now(dt.UTC).date()
     made: dict[str, int] = {}
     checked = []
     for job, request, result in zip(jobs, requests, results, strict=True):
         if retry_later(result):
-            defer(st, result, actor=AGENT)
             continue
         answer = result.output
         if not isinstance(answer, ProposalDraft):

@@ -8,15 +8,15 @@ from collections import Counter
 import dagster as dg
 
 from ops_assets.agents.agent_run import RETRYABLE, batch_metadata, holder_is_gone, keep_answer
-from ops_assets.defs.proposals.calls import BATCH
+from ops_assets.defs.proposals.calls import BATCH, agent_client
 from ops_assets.defs.proposals.catalogue import catalogue_path, load_catalogue
-from ops_assets.defs.proposals.leads import defer
+from ops_assets.defs.proposals.leads import defer_unanswered
 from ops_assets.defs.proposals.replies import expectations, prompt
 from ops_assets.defs.proposals.replies.answers import answers, not_an_answer
 from ops_assets.defs.proposals.replies.contract import ClientAnswer
 from ops_assets.defs.proposals.replies.episodes import remember_ended
 from ops_assets.defs.proposals.replies.settle import AGENT, no_action, revise, settle, to_owner
-from ops_assets.defs.proposals.workflow import GROUP, PROPOSALS
+from ops_assets.defs.proposals.workflow import GROUP
 from ops_assets.quality.suites import validate
 from resources.llm.client import CallRequest, CallResult
 from resources.llm.resource import LLMResource
@@ -54,9 +54,7 @@ def proposal_answer(
     if work:
         require_scope(st, AGENT, "connector:crm", settings.policy().scopes)
         # Reading an answer is routing work: the workflow's small model unless it names one.
-        profile = PROPOSALS.models.get(AGENT, "small")
-        tokens = PROPOSALS.answer_tokens.get(AGENT)
-        client = llm.client(st, run_id=run_id, asset=AGENT, profile=profile, answer_tokens=tokens)
+        client = agent_client(llm, st, run_id, AGENT, profile="small")
         requests = [
             CallRequest(
                 AGENT,
@@ -68,9 +66,7 @@ def proposal_answer(
             for a in work
         ]
         results = client.run(requests)
-        for result in results:
-            if result.error_code in RETRYABLE:
-                defer(st, result, actor=AGENT)
+        defer_unanswered(st, results, actor=AGENT)
         answered = [
             (a, q, r)
             for a, q, r in zip(work, requests, results, strict=True)

@@ -9,13 +9,13 @@ import dagster as dg
 
 from ops_assets.agents.agent_run import batch_metadata, keep_answer
 from ops_assets.agents.prompting import combined_version
-from ops_assets.defs.proposals.calls import BATCH
+from ops_assets.defs.proposals.calls import BATCH, agent_client
 from ops_assets.defs.proposals.catalogue import Catalogue, catalogue_path, load_catalogue
 from ops_assets.defs.proposals.executor import prompt as executor_prompt
 from ops_assets.defs.proposals.executor.work import Job, draft, first_job, revise_job
 from ops_assets.defs.proposals.leads import (
     advance,
-    defer,
+    defer_unanswered,
     in_state,
     is_lead,
     retry_later,
@@ -168,13 +168,7 @@ def _judge(
     versions: list[dict[str, Any]],
 ) -> tuple[list[tuple[dict[str, Any], list[dict[str, Any]]]], list[CallResult]]:
     """Each version with its failing rows (empty: it passed); all rows are saved."""
-    client = llm.client(
-        st,
-        run_id=context.run.run_id,
-        asset=AGENT,
-        profile=PROPOSALS.models.get(AGENT),
-        answer_tokens=PROPOSALS.answer_tokens.get(AGENT),
-    )
+    client = agent_client(llm, st, context.run.run_id, AGENT)
     plans = {v["item_id"]: rows.plan(st, v["item_id"]) for v in versions}
     requests = [
         CallRequest(
@@ -187,9 +181,7 @@ def _judge(
         for v in versions
     ]
     results = client.run(requests)
-    for result in results:
-        if retry_later(result):
-            defer(st, result, actor=AGENT)
+    defer_unanswered(st, results, actor=AGENT)
     answered = [
         (v, q, r) for v, q, r in zip(versions, requests, results, strict=True) if not retry_later(r)
     ]
